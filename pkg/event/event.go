@@ -1,0 +1,85 @@
+// Package event is stint's canonical event, wire format v1: a CloudEvents 1.0
+// envelope in structured JSON mode whose data describes one engagement.
+//
+// Parse is the only way bytes become an Event: it refuses anything the wire
+// contract (events/schema/engagement-event.v1.json) refuses, plus the
+// cross-field rules JSON Schema cannot express, and its error names the field
+// as a JSON pointer together with the reason.
+package event
+
+import (
+	"strings"
+	"time"
+)
+
+// MaxBodySize is the largest body accepted, in bytes (64 KiB).
+const MaxBodySize = 64 << 10
+
+// SpecVersion is the only CloudEvents version accepted.
+const SpecVersion = "1.0"
+
+// Type is what happened to an engagement.
+type Type string
+
+// The event types. Anything else is refused.
+const (
+	Started  Type = "engagement.started"
+	Ended    Type = "engagement.ended"
+	Extended Type = "engagement.extended"
+)
+
+// Types lists the accepted types in their documented order.
+var Types = []Type{Started, Ended, Extended}
+
+// Event is a parsed and validated event.
+type Event struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            Type      `json:"type"`
+	Time            time.Time `json:"time"`
+	Subject         string    `json:"subject"`
+	DataContentType string    `json:"datacontenttype,omitempty"`
+	Data            Data      `json:"data"`
+}
+
+// Data is the engagement an event speaks of.
+type Data struct {
+	EngagementID string     `json:"engagementId"`
+	Contractor   Contractor `json:"contractor"`
+	Sponsor      *Sponsor   `json:"sponsor,omitempty"`
+	// Access lists access keys; empty means the configured default.
+	Access []string `json:"access,omitempty"`
+	// StartsAt is nil when the event does not say; see Start.
+	StartsAt *time.Time `json:"startsAt,omitempty"`
+	// EndsAt is nil when the event does not say (allowed only for ended).
+	EndsAt *time.Time `json:"endsAt,omitempty"`
+}
+
+// Contractor is the person the engagement is for.
+type Contractor struct {
+	Email       string `json:"email"`
+	DisplayName string `json:"displayName,omitempty"`
+	Company     string `json:"company,omitempty"`
+}
+
+// Sponsor is the employee accountable for the engagement.
+type Sponsor struct {
+	Email string `json:"email"`
+}
+
+// ContractorKey identifies the person across engagements and orders the
+// queue: the lower-cased email.
+func (e Event) ContractorKey() string { return ContractorKey(e.Data.Contractor.Email) }
+
+// ContractorKey turns an email into the contractor key.
+func ContractorKey(email string) string { return strings.ToLower(email) }
+
+// Start is when the event says the engagement starts: data.startsAt, or the
+// event's time when it is absent.
+func (e Event) Start() time.Time {
+	if e.Data.StartsAt != nil {
+		return *e.Data.StartsAt
+	}
+	return e.Time
+}

@@ -1,0 +1,364 @@
+// Package ledgertest is the conformance suite every engagement.Ledger
+// backend must pass. A backend's test calls Run with a function that opens a
+// fresh, empty ledger.
+package ledgertest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// Opener returns a fresh, empty ledger; the suite closes it.
+type Opener func(t *testing.T) engagement.Ledger
+
+var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+
+func day(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
+
+// Record builds an engagement record in the given applied state.
+func Record(id, contractor string, state engagement.Status, start, end time.Time) engagement.Engagement {
+	return engagement.Engagement{
+		ID: id, Contractor: contractor, Email: contractor, Source: "hr/test",
+		Access: []string{"contractor-access"}, StartsAt: start, EndsAt: end, Started: true,
+		StartedBy: engagement.Stamp{Time: start, EventID: id + "-s", Type: "engagement.started"},
+		Last:      engagement.Stamp{Time: start, EventID: id + "-s", Type: "engagement.started"},
+		EventIDs:  []string{id + "-s"}, State: state,
+	}
+}
+
+// Run runs the suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, l engagement.Ledger)
+	}{
+		{"missing records are not found", testNotFound},
+		{"an engagement round-trips", testRoundTrip},
+		{"versions guard updates", testVersions},
+		{"two writers race on one record and exactly one wins", testRace},
+		{"engagements by contractor", testByContractor},
+		{"due starts and due ends", testDue},
+		{"all active, across pages", testActive},
+		{"contractor records", testContractor},
+		{"the audit trail", testAudit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := open(t)
+			defer l.Close()
+			tt.f(t, l)
+		})
+	}
+}
+
+func testNotFound(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	if _, err := l.Engagement(ctx, "ENG-none"); !fault.Is(err, fault.NotFound) {
+		t.Errorf("Engagement(missing) error = %v, want not found", err)
+	}
+	if _, err := l.Contractor(ctx, "none@x.example"); !fault.Is(err, fault.NotFound) {
+		t.Errorf("Contractor(missing) error = %v, want not found", err)
+	}
+	got, err := l.ContractorEngagements(ctx, "none@x.example")
+	if err != nil || len(got) != 0 {
+		t.Errorf("ContractorEngagements(none) = %v, %v; want empty", got, err)
+	}
+}
+
+func testRoundTrip(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	e := Record("ENG-1", "ana@partner.example", engagement.Active, day(-1), day(30))
+	e.Sponsor, e.DisplayName, e.Terminated = "owner@corp.example", "Ana Lima", true
+	e.StartsAt = e.StartsAt.Add(123456789 * time.Nanosecond)
+	stored, err := l.PutEngagement(ctx, e)
+	if err != nil {
+		t.Fatalf("PutEngagement: %v", err)
+	}
+	if stored.Version != 1 || stored.UpdatedAt.IsZero() {
+		t.Errorf("stored Version = %d, UpdatedAt = %v; want 1 and set", stored.Version, stored.UpdatedAt)
+	}
+	got, err := l.Engagement(ctx, "ENG-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equal(got, stored) {
+		t.Errorf("Engagement() =\n  %+v\nwant\n  %+v", got, stored)
+	}
+}
+
+func testVersions(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	e := Record("ENG-1", "ana@partner.example", engagement.Pending, day(1), day(30))
+	v1, err := l.PutEngagement(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutEngagement(ctx, e); !fault.Is(err, fault.Conflict) {
+		t.Errorf("creating ENG-1 again: error = %v, want conflict", err)
+	}
+	v1.State = engagement.Active
+	v2, err := l.PutEngagement(ctx, v1)
+	if err != nil || v2.Version != 2 {
+		t.Fatalf("update at version 1 = %d, %v; want version 2", v2.Version, err)
+	}
+	v1.EndsAt = day(60)
+	if _, err := l.PutEngagement(ctx, v1); !fault.Is(err, fault.Conflict) {
+		t.Errorf("update at stale version 1: error = %v, want conflict", err)
+	}
+	got, _ := l.Engagement(ctx, "ENG-1")
+	if got.Version != 2 || !got.EndsAt.Equal(day(30)) || got.State != engagement.Active {
+		t.Errorf("after the lost update: version %d, end %v, state %s; want the winner's", got.Version, got.EndsAt, got.State)
+	}
+}
+
+func testRace(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	base, err := l.PutEngagement(ctx, Record("ENG-1", "ana@partner.example", engagement.Pending, day(1), day(30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := base
+			e.EndsAt = day(40 + i)
+			<-start
+			_, errs[i] = l.PutEngagement(ctx, e)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("writers %d and %d both won", won, i)
+		case err == nil:
+			won = i
+		case !fault.Is(err, fault.Conflict):
+			t.Errorf("writer %d: error = %v, want conflict", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no writer won")
+	}
+	got, _ := l.Engagement(ctx, "ENG-1")
+	if got.Version != 2 || !got.EndsAt.Equal(day(40+won)) {
+		t.Errorf("stored version %d, end %v; want version 2 with writer %d's end", got.Version, got.EndsAt, won)
+	}
+}
+
+func testByContractor(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	put(t, l,
+		Record("ENG-2", "ana@partner.example", engagement.Active, day(-1), day(30)),
+		Record("ENG-1", "ana@partner.example", engagement.Ended, day(-90), day(-10)),
+		Record("ENG-3", "bo@vendor.example", engagement.Active, day(-1), day(30)),
+	)
+	got, err := l.ContractorEngagements(ctx, "ana@partner.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := idsOf(got); !slices.Equal(ids, []string{"ENG-1", "ENG-2"}) {
+		t.Errorf("ContractorEngagements(ana) = %v, want ENG-1 (ended) and ENG-2", ids)
+	}
+}
+
+func testDue(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	now := day(0)
+	notGranted := Record("P-ungranted", "c@x.example", engagement.Pending, day(-5), day(-1))
+	notGranted.Started = false
+	put(t, l,
+		Record("P-due-late", "a@x.example", engagement.Pending, day(-1), day(30)),
+		Record("P-due-early", "a@x.example", engagement.Pending, day(-2), day(30)),
+		Record("P-due-now", "b@x.example", engagement.Pending, now, day(30)),
+		Record("P-future", "a@x.example", engagement.Pending, day(1), day(30)),
+		notGranted,
+		Record("A-due", "a@x.example", engagement.Active, day(-30), day(-1)),
+		Record("A-due-now", "b@x.example", engagement.Active, day(-30), now),
+		Record("A-running", "b@x.example", engagement.Active, day(-30), day(5)),
+		Record("E-ended", "b@x.example", engagement.Ended, day(-30), day(-20)),
+	)
+	starts, err := l.DueStarts(ctx, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := idsOf(starts); !slices.Equal(ids, []string{"P-due-early", "P-due-late", "P-ungranted", "P-due-now"}) {
+		t.Errorf("DueStarts = %v, want the due pending records, oldest due first, ties by id", ids)
+	}
+	ends, err := l.DueEnds(ctx, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := idsOf(ends); !slices.Equal(ids, []string{"A-due", "A-due-now"}) {
+		t.Errorf("DueEnds = %v, want A-due, A-due-now", ids)
+	}
+	if got, _ := l.DueStarts(ctx, now, 2); len(got) != 2 || got[0].ID != "P-due-early" {
+		t.Errorf("DueStarts with limit 2 = %v, want the 2 oldest", idsOf(got))
+	}
+
+	// Moving a record out of its state takes it out of the due lists.
+	e, _ := l.Engagement(ctx, "A-due")
+	e.State = engagement.Ended
+	if _, err := l.PutEngagement(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if ends, _ := l.DueEnds(ctx, now, 0); !slices.Equal(idsOf(ends), []string{"A-due-now"}) {
+		t.Errorf("DueEnds after ending A-due = %v, want A-due-now", idsOf(ends))
+	}
+}
+
+func testActive(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	const n = 1203
+	var recs []engagement.Engagement
+	for i := range n {
+		recs = append(recs, Record(fmt.Sprintf("ENG-%05d", i), fmt.Sprintf("c%d@x.example", i%50), engagement.Active, day(-1), day(30)))
+	}
+	recs = append(recs, Record("ENG-pending", "p@x.example", engagement.Pending, day(1), day(30)))
+	recs = append(recs, Record("ENG-ended", "p@x.example", engagement.Ended, day(-9), day(-1)))
+	put(t, l, recs...)
+	seen := map[string]bool{}
+	for e, err := range l.Active(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.State != engagement.Active || seen[e.ID] {
+			t.Fatalf("Active yielded %s (state %s, seen before %v)", e.ID, e.State, seen[e.ID])
+		}
+		seen[e.ID] = true
+	}
+	if len(seen) != n {
+		t.Errorf("Active yielded %d records, want %d", len(seen), n)
+	}
+	count := 0
+	for range l.Active(ctx) {
+		if count++; count == 10 {
+			break
+		}
+	}
+	if count != 10 {
+		t.Errorf("stopping the iteration early: got %d", count)
+	}
+}
+
+func testContractor(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	c := engagement.Contractor{Key: "ana@partner.example", UserID: "u-1", Guest: true, Granted: []string{"contractor-access"}}
+	v1, err := l.PutContractor(ctx, c)
+	if err != nil || v1.Version != 1 {
+		t.Fatalf("PutContractor = %d, %v; want version 1", v1.Version, err)
+	}
+	if _, err := l.PutContractor(ctx, c); !fault.Is(err, fault.Conflict) {
+		t.Errorf("creating it again: error = %v, want conflict", err)
+	}
+	v1.Blocked, v1.DisabledByStint, v1.Granted = true, true, nil
+	v2, err := l.PutContractor(ctx, v1)
+	if err != nil || v2.Version != 2 {
+		t.Fatalf("update = %d, %v; want version 2", v2.Version, err)
+	}
+	if _, err := l.PutContractor(ctx, v1); !fault.Is(err, fault.Conflict) {
+		t.Errorf("update at a stale version: error = %v, want conflict", err)
+	}
+	got, err := l.Contractor(ctx, c.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || !got.Blocked || !got.DisabledByStint || got.UserID != "u-1" || len(got.Granted) != 0 {
+		t.Errorf("Contractor() = %+v, want the version 2 record", got)
+	}
+}
+
+func testAudit(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	at := t0
+	for i := range 5 {
+		who := "ana@partner.example"
+		if i%2 == 1 {
+			who = "bo@vendor.example"
+		}
+		entry := engagement.AuditEntry{At: at.Add(time.Duration(i) * time.Second), Contractor: who, Engagement: "ENG-1",
+			EventID: fmt.Sprintf("ev-%d", i), Actor: "hr/test", Action: "event.applied", Detail: fmt.Sprintf("entry %d", i)}
+		if err := l.Append(ctx, entry); err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+	}
+	all, err := l.Audit(ctx, engagement.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := details(all); !slices.Equal(got, []string{"entry 0", "entry 1", "entry 2", "entry 3", "entry 4"}) {
+		t.Errorf("Audit() = %v, want all five, oldest first", got)
+	}
+	for _, a := range all {
+		if a.ID == "" {
+			t.Errorf("entry %q has no ID", a.Detail)
+		}
+	}
+	ana, _ := l.Audit(ctx, engagement.AuditQuery{Contractor: "ana@partner.example"})
+	if got := details(ana); !slices.Equal(got, []string{"entry 0", "entry 2", "entry 4"}) {
+		t.Errorf("Audit(ana) = %v, want entries 0, 2, 4", got)
+	}
+	last, _ := l.Audit(ctx, engagement.AuditQuery{Limit: 2})
+	if got := details(last); !slices.Equal(got, []string{"entry 3", "entry 4"}) {
+		t.Errorf("Audit(limit 2) = %v, want the newest two, oldest first", got)
+	}
+	if err := l.Append(ctx, engagement.AuditEntry{ID: all[0].ID, Contractor: "ana@partner.example", Action: "forged"}); !fault.Is(err, fault.Conflict) {
+		t.Errorf("appending an existing ID: error = %v, want conflict", err)
+	}
+	again, _ := l.Audit(ctx, engagement.AuditQuery{})
+	if !slices.Equal(details(again), details(all)) || !again[0].At.Equal(t0) {
+		t.Errorf("the trail changed after a refused append: %v", details(again))
+	}
+}
+
+func put(t *testing.T, l engagement.Ledger, recs ...engagement.Engagement) {
+	t.Helper()
+	for _, e := range recs {
+		if _, err := l.PutEngagement(context.Background(), e); err != nil {
+			t.Fatalf("PutEngagement(%s): %v", e.ID, err)
+		}
+	}
+}
+
+func idsOf(recs []engagement.Engagement) []string {
+	var ids []string
+	for _, e := range recs {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func details(entries []engagement.AuditEntry) []string {
+	var out []string
+	for _, a := range entries {
+		out = append(out, a.Detail)
+	}
+	return out
+}
+
+// equal compares records with instants compared by Equal.
+func equal(a, b engagement.Engagement) bool {
+	return fmt.Sprintf("%+v", norm(a)) == fmt.Sprintf("%+v", norm(b))
+}
+
+func norm(e engagement.Engagement) engagement.Engagement {
+	e.StartsAt, e.EndsAt, e.UpdatedAt = e.StartsAt.UTC(), e.EndsAt.UTC(), e.UpdatedAt.UTC()
+	for _, s := range []*engagement.Stamp{&e.ProfileSetBy, &e.AccessSetBy, &e.StartSetBy, &e.EndSetBy, &e.StartedBy, &e.Last} {
+		s.Time = s.Time.UTC()
+	}
+	return e
+}

@@ -1,0 +1,385 @@
+// Package sqlite is the embedded ledger: one SQLite file, pure Go (no cgo),
+// in WAL mode so that readers never wait for the writer and two processes
+// can share the file.
+//
+// Every write runs in a BEGIN IMMEDIATE transaction, which takes the file's
+// write lock up front; a second process waits for it (busy_timeout) instead
+// of failing half-way. Records are stored as JSON beside the columns the
+// queries need, and the schema is migrated forward on open, tracked in
+// PRAGMA user_version.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// BusyTimeout is how long a writer waits for another process's write lock.
+const BusyTimeout = 10 * time.Second
+
+// migrations upgrade the schema; migration i brings user_version to i+1.
+// Append, never edit.
+var migrations = []string{
+	`CREATE TABLE engagements (
+		id         TEXT PRIMARY KEY,
+		contractor TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		due_at     INTEGER,           -- unix nanoseconds; NULL once ended
+		version    INTEGER NOT NULL,
+		record     TEXT NOT NULL      -- engagement.Engagement as JSON
+	);
+	CREATE INDEX engagements_by_contractor ON engagements (contractor, id);
+	CREATE INDEX engagements_due ON engagements (state, due_at) WHERE due_at IS NOT NULL;
+	CREATE TABLE contractors (
+		key     TEXT PRIMARY KEY,
+		version INTEGER NOT NULL,
+		record  TEXT NOT NULL
+	);
+	CREATE TABLE audit (
+		seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+		id         TEXT NOT NULL UNIQUE,
+		contractor TEXT NOT NULL,
+		record     TEXT NOT NULL
+	);
+	CREATE INDEX audit_by_contractor ON audit (contractor, seq);
+	CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+		BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+	CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+		BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;`,
+}
+
+// Ledger is an engagement.Ledger on a SQLite file.
+type Ledger struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+var _ engagement.Ledger = (*Ledger)(nil)
+
+// Open opens (creating if needed) the ledger at path and migrates it.
+func Open(ctx context.Context, path string) (*Ledger, error) {
+	if path == "" {
+		return nil, fault.Errorf(fault.Invalid, "sqlite ledger: empty path (want sqlite:///var/lib/stint/stint.db)")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite ledger: create directory for %s: %w", path, err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite ledger: open %s: %w", path, err)
+	}
+	l := &Ledger{db: db, now: time.Now}
+	if err := l.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite ledger: migrate %s: %w", path, err)
+	}
+	return l, nil
+}
+
+func (l *Ledger) migrate(ctx context.Context) error {
+	return l.tx(ctx, func(tx *sql.Tx) error {
+		var version int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			return err
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("schema version %d is newer than this stint knows (%d); upgrade stint", version, len(migrations))
+		}
+		for i := version; i < len(migrations); i++ {
+			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)))
+		return err
+	})
+}
+
+// Close closes the database.
+func (l *Ledger) Close() error { return l.db.Close() }
+
+func (l *Ledger) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return classify(tx.Commit())
+}
+
+// Engagement reads one record.
+func (l *Ledger) Engagement(ctx context.Context, id string) (engagement.Engagement, error) {
+	var e engagement.Engagement
+	err := scanRecord(l.db.QueryRowContext(ctx, "SELECT record FROM engagements WHERE id = ?", id), &e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fault.Errorf(fault.NotFound, "sqlite ledger: engagement %q not found", id)
+	}
+	return e, wrap(err, "read engagement %s", id)
+}
+
+// PutEngagement stores e if its Version is the stored one.
+func (l *Ledger) PutEngagement(ctx context.Context, e engagement.Engagement) (engagement.Engagement, error) {
+	if e.ID == "" || e.Contractor == "" {
+		return e, fault.Errorf(fault.Invalid, "sqlite ledger: engagement needs an id and a contractor")
+	}
+	stored := e
+	stored.Version, stored.UpdatedAt = e.Version+1, l.now().UTC()
+	body, err := json.Marshal(stored)
+	if err != nil {
+		return e, fmt.Errorf("sqlite ledger: encode engagement %s: %w", e.ID, err)
+	}
+	var due any
+	if t := stored.DueAt(); !t.IsZero() {
+		due = t.UnixNano()
+	}
+	err = l.tx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if e.Version == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO engagements (id, contractor, state, due_at, version, record)
+				VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`, e.ID, e.Contractor, string(e.State), due, body)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE engagements SET contractor = ?, state = ?, due_at = ?, version = ?, record = ?
+				WHERE id = ? AND version = ?`, e.Contractor, string(e.State), due, stored.Version, body, e.ID, e.Version)
+		}
+		return checkWritten(res, err, "engagement", e.ID, e.Version)
+	})
+	if err != nil {
+		return e, err
+	}
+	return stored, nil
+}
+
+// ContractorEngagements lists a contractor's engagements by id.
+func (l *Ledger) ContractorEngagements(ctx context.Context, key string) ([]engagement.Engagement, error) {
+	return l.engagements(ctx, "SELECT record FROM engagements WHERE contractor = ? ORDER BY id", key)
+}
+
+// DueStarts lists pending records whose due time has come.
+func (l *Ledger) DueStarts(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
+	return l.due(ctx, engagement.Pending, now, limit)
+}
+
+// DueEnds lists active records whose end has come.
+func (l *Ledger) DueEnds(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
+	return l.due(ctx, engagement.Active, now, limit)
+}
+
+func (l *Ledger) due(ctx context.Context, state engagement.Status, now time.Time, limit int) ([]engagement.Engagement, error) {
+	return l.engagements(ctx, `SELECT record FROM engagements WHERE state = ? AND due_at IS NOT NULL AND due_at <= ?
+		ORDER BY due_at, id LIMIT ?`, string(state), now.UnixNano(), limitOrAll(limit))
+}
+
+// Active yields the records in State active, a page at a time so that a
+// long reconcile does not hold one read transaction open.
+func (l *Ledger) Active(ctx context.Context) iter.Seq2[engagement.Engagement, error] {
+	const page = 500
+	return func(yield func(engagement.Engagement, error) bool) {
+		after := ""
+		for {
+			recs, err := l.engagements(ctx, `SELECT record FROM engagements WHERE state = ? AND id > ? ORDER BY id LIMIT ?`,
+				string(engagement.Active), after, page)
+			if err != nil {
+				yield(engagement.Engagement{}, err)
+				return
+			}
+			for _, e := range recs {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(recs) < page {
+				return
+			}
+			after = recs[len(recs)-1].ID
+		}
+	}
+}
+
+func (l *Ledger) engagements(ctx context.Context, query string, args ...any) ([]engagement.Engagement, error) {
+	rows, err := l.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(err, "query engagements")
+	}
+	defer rows.Close()
+	var out []engagement.Engagement
+	for rows.Next() {
+		var e engagement.Engagement
+		if err := scanRecord(rows, &e); err != nil {
+			return nil, wrap(err, "read engagement")
+		}
+		out = append(out, e)
+	}
+	return out, wrap(rows.Err(), "query engagements")
+}
+
+// Contractor reads what stint applied for one contractor.
+func (l *Ledger) Contractor(ctx context.Context, key string) (engagement.Contractor, error) {
+	var c engagement.Contractor
+	err := scanRecord(l.db.QueryRowContext(ctx, "SELECT record FROM contractors WHERE key = ?", key), &c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fault.Errorf(fault.NotFound, "sqlite ledger: contractor %q not found", key)
+	}
+	return c, wrap(err, "read contractor %s", key)
+}
+
+// PutContractor stores c if its Version is the stored one.
+func (l *Ledger) PutContractor(ctx context.Context, c engagement.Contractor) (engagement.Contractor, error) {
+	if c.Key == "" {
+		return c, fault.Errorf(fault.Invalid, "sqlite ledger: contractor needs a key")
+	}
+	stored := c
+	stored.Version, stored.UpdatedAt = c.Version+1, l.now().UTC()
+	body, err := json.Marshal(stored)
+	if err != nil {
+		return c, fmt.Errorf("sqlite ledger: encode contractor %s: %w", c.Key, err)
+	}
+	err = l.tx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if c.Version == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO contractors (key, version, record) VALUES (?, 1, ?)
+				ON CONFLICT (key) DO NOTHING`, c.Key, body)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE contractors SET version = ?, record = ? WHERE key = ? AND version = ?`,
+				stored.Version, body, c.Key, c.Version)
+		}
+		return checkWritten(res, err, "contractor", c.Key, c.Version)
+	})
+	if err != nil {
+		return c, err
+	}
+	return stored, nil
+}
+
+// Append adds entries to the audit trail in one transaction.
+func (l *Ledger) Append(ctx context.Context, entries ...engagement.AuditEntry) error {
+	return l.tx(ctx, func(tx *sql.Tx) error {
+		for _, a := range entries {
+			if a.ID == "" {
+				a.ID = ulid.Make().String()
+			}
+			if a.At.IsZero() {
+				a.At = l.now()
+			}
+			a.At = a.At.UTC()
+			body, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("sqlite ledger: encode audit entry: %w", err)
+			}
+			_, err = tx.ExecContext(ctx, "INSERT INTO audit (id, contractor, record) VALUES (?, ?, ?)", a.ID, a.Contractor, body)
+			if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+				return fault.Errorf(fault.Conflict, "sqlite ledger: audit entry %s exists; the trail is append-only", a.ID)
+			}
+			if err != nil {
+				return wrap(err, "append audit entry")
+			}
+		}
+		return nil
+	})
+}
+
+// Audit reads the trail, oldest first.
+func (l *Ledger) Audit(ctx context.Context, q engagement.AuditQuery) ([]engagement.AuditEntry, error) {
+	where, args := "", []any{}
+	if q.Contractor != "" {
+		where, args = "WHERE contractor = ?", append(args, q.Contractor)
+	}
+	// The newest Limit entries, returned oldest first.
+	query := "SELECT record FROM (SELECT seq, record FROM audit " + where + " ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+	args = append(args, limitOrAll(q.Limit))
+	rows, err := l.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(err, "query audit")
+	}
+	defer rows.Close()
+	var out []engagement.AuditEntry
+	for rows.Next() {
+		var a engagement.AuditEntry
+		if err := scanRecord(rows, &a); err != nil {
+			return nil, wrap(err, "read audit entry")
+		}
+		out = append(out, a)
+	}
+	return out, wrap(rows.Err(), "query audit")
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(s scanner, into any) error {
+	var body string
+	if err := s.Scan(&body); err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(body), into)
+}
+
+// checkWritten turns "no row written" into the conflict a losing writer gets.
+func checkWritten(res sql.Result, err error, kind, key string, version int64) error {
+	if err != nil {
+		return wrap(err, "write %s %s", kind, key)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(err, "write %s %s", kind, key)
+	}
+	if n == 0 {
+		if version == 0 {
+			return fault.Errorf(fault.Conflict, "sqlite ledger: %s %s already exists", kind, key)
+		}
+		return fault.Errorf(fault.Conflict, "sqlite ledger: %s %s changed since version %d was read", kind, key, version)
+	}
+	return nil
+}
+
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return classify(fmt.Errorf("sqlite ledger: "+format+": %w", append(args, err)...))
+}
+
+// classify marks a busy or locked database as transient: another process
+// held the write lock past BusyTimeout.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := err.Error(); strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") {
+		return fault.Wrap(fault.Transient, err)
+	}
+	return err
+}
+
+func limitOrAll(n int) int {
+	if n <= 0 {
+		return -1 // SQLite: no limit
+	}
+	return n
+}
