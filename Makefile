@@ -12,8 +12,18 @@ test/tools/node_modules/.installed: test/tools/package.json test/tools/package-l
 	npm ci --prefix test/tools --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The Lambda binaries, as deployed: bin/<function>/bootstrap for the
+# provided.al2023 runtime (linux/amd64, no cgo, no RPC shim).
+FUNCTIONS := webhook worker
+LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
+
 build:
 	$(GO) build ./...
+	@for f in $(FUNCTIONS); do \
+		echo "build bin/$$f/bootstrap"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+	@ls -l bin/*/bootstrap | awk '{printf "%s %.1f MB\n", $$9, $$5/1048576}'
 
 # Unit, conformance and end-to-end tests; also runs the fuzz seed corpus.
 test: tools

@@ -56,6 +56,3 @@ func TestMissingTableIsAClearError(t *testing.T) {
 		t.Errorf("error = %q, want it to say %q", err, want)
 	}
 }
-
-
-

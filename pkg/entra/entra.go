@@ -1,0 +1,244 @@
+// Package entra is stint's way into Microsoft Entra ID: an
+// engagement.Directory on Microsoft Graph v1.0, through msgraph-sdk-go with
+// credentials from azidentity.
+//
+// # What it asks of the tenant
+//
+// The runtime app needs exactly these application permissions, with admin
+// consent (least privilege; see design.md):
+//
+//	User.Read.All                   FindUser, Members (user properties)
+//	User.Invite.All                 Invite
+//	GroupMember.ReadWrite.All       Group, AddMember(s), RemoveMember(s), Members
+//	User.EnableDisableAccount.All   SetAccountEnabled
+//	User.RevokeSessions.All         RevokeSessions
+//
+// An error for a missing permission names the one the operation needs.
+//
+// # How it talks to Graph
+//
+//   - The token is requested for "<endpoint>/.default" and attached only for
+//     the endpoint's host (NewGraphServiceClientWithCredentials would send no
+//     token to any host but Microsoft's own).
+//   - The middleware chain is the SDK's minus the compression handler: Graph
+//     bodies here are tiny, and the SDK's retry can resend a body labelled
+//     gzip that is not (kiota-http-go issue 183; Graph answers 400).
+//   - Every attempt of a request gets a body of its own (see
+//     replayableBody): the SDK's retry resends one shared body that net/http
+//     may still be reading.
+//   - 429, 503 and 504 are retried by the SDK's retry handler, at most
+//     Config.MaxRetries times. A fractional Retry-After ("2.128") is rounded
+//     up before the handler sees it (it would truncate it and retry too
+//     early), and a retry whose wait would pass the context's deadline is not
+//     made: the error goes back to the caller as fault.Transient carrying the
+//     wait, so a Lambda hands the message back to its queue in time.
+//   - Every write is logged (slog) with the Graph request-id of its
+//     response; tokens never are. requestlog.New collects those ids for the
+//     caller's own log line.
+package entra
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	kiotaauth "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// DefaultEndpoint is Microsoft Graph's global endpoint.
+const DefaultEndpoint = "https://graph.microsoft.com"
+
+// microsoftAuthorities are the public and sovereign token services; for any
+// other AZURE_AUTHORITY_HOST (the sandbox) instance discovery is switched
+// off, since MSAL would ask login.microsoftonline.com to vouch for it.
+var microsoftAuthorities = []string{
+	"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+	"login.partner.microsoftonline.cn", "login.microsoftonline.de",
+}
+
+// Config says where Graph is and how to reach it.
+type Config struct {
+	// Endpoint is the Graph root (STINT_GRAPH_ENDPOINT), without /v1.0.
+	Endpoint string
+	// Credential obtains tokens; CredentialFromEnv builds the standard one.
+	Credential azcore.TokenCredential
+	// Transport carries Graph requests; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// MaxRetries bounds the SDK's retries of 429/503/504 (default 3).
+	MaxRetries int
+	// Logger receives one line per write; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// EndpointFromEnv reads STINT_GRAPH_ENDPOINT (default Graph's global
+// endpoint) and checks it.
+func EndpointFromEnv() (string, error) {
+	endpoint := os.Getenv("STINT_GRAPH_ENDPOINT")
+	if endpoint == "" {
+		return DefaultEndpoint, nil
+	}
+	return endpoint, checkEndpoint(endpoint)
+}
+
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fault.Errorf(fault.Invalid, "STINT_GRAPH_ENDPOINT %q: want the Graph root, like %s (no path)", endpoint, DefaultEndpoint)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return fault.Errorf(fault.Invalid, "STINT_GRAPH_ENDPOINT %q: must be https (plain http only for localhost)", endpoint)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// CredentialFromEnv builds the credential from azidentity's standard
+// variables, choosing explicitly so that a misconfiguration gets one precise
+// error rather than a walk down the whole chain (which would end probing the
+// managed identity endpoint):
+//
+//   - AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH: EnvironmentCredential
+//   - AZURE_FEDERATED_TOKEN_FILE: WorkloadIdentityCredential
+//   - none of them: DefaultAzureCredential (managed identity, Azure CLI, ...)
+//
+// When AZURE_AUTHORITY_HOST is not one of Microsoft's authorities (the
+// sandbox), instance discovery is disabled. transport may be nil.
+func CredentialFromEnv(transport policy.Transporter) (azcore.TokenCredential, error) {
+	client := azcore.ClientOptions{Transport: transport}
+	discoveryOff := false
+	if host := os.Getenv("AZURE_AUTHORITY_HOST"); host != "" {
+		u, err := url.Parse(host)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fault.Errorf(fault.Invalid, "AZURE_AUTHORITY_HOST %q: must be an https URL, like https://login.microsoftonline.com/", host)
+		}
+		client.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: host}
+		discoveryOff = !isMicrosoftAuthority(u.Hostname())
+	}
+	secret, cert, federated := os.Getenv("AZURE_CLIENT_SECRET"), os.Getenv("AZURE_CLIENT_CERTIFICATE_PATH"), os.Getenv("AZURE_FEDERATED_TOKEN_FILE")
+	if secret != "" || cert != "" || federated != "" {
+		for _, v := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
+			if os.Getenv(v) == "" {
+				return nil, fault.Errorf(fault.Invalid, "%s is not set; it is needed with the app's secret, certificate or federated token", v)
+			}
+		}
+	}
+	var cred azcore.TokenCredential
+	var err error
+	switch {
+	case secret != "" || cert != "":
+		cred, err = azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+	case federated != "":
+		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+	default:
+		cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+	}
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "azure credential: %w", err)
+	}
+	return cred, nil
+}
+
+func isMicrosoftAuthority(host string) bool {
+	for _, a := range microsoftAuthorities {
+		if strings.EqualFold(host, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Client is the Graph adapter.
+type Client struct {
+	graph    *msgraph.GraphServiceClient
+	adapter  *msgraph.GraphRequestAdapter
+	endpoint string
+	log      *slog.Logger
+}
+
+var _ engagement.Directory = (*Client)(nil)
+
+// New builds the adapter. It makes no request.
+func New(cfg Config) (*Client, error) {
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	cfg.Endpoint = strings.TrimSuffix(cfg.Endpoint, "/")
+	if err := checkEndpoint(cfg.Endpoint); err != nil {
+		return nil, err
+	}
+	if cfg.Credential == nil {
+		return nil, fault.Errorf(fault.Invalid, "entra: no credential")
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 3
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	u, _ := url.Parse(cfg.Endpoint)
+	// The allowed-hosts check compares host names without the port: a
+	// "host:port" entry would silently send no token.
+	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
+		cfg.Credential, []string{cfg.Endpoint + "/.default"}, []string{u.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("entra: authentication provider: %w", err)
+	}
+	options := msgraph.GetDefaultClientOptions()
+	middleware := []khttp.Middleware{
+		recordResponses{},
+		msgraphcore.NewGraphTelemetryHandler(&options),
+		replayableBody{},
+		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
+			MaxRetries:  cfg.MaxRetries,
+			ShouldRetry: retryWithinDeadline,
+		}),
+		khttp.NewRedirectHandler(),
+		khttp.NewParametersNameDecodingHandler(),
+		khttp.NewUserAgentHandler(),
+		freshBody{},
+		roundUpRetryAfter{},
+	}
+	httpClient := khttp.GetDefaultClient(middleware...)
+	if cfg.Transport != nil {
+		httpClient.Transport = khttp.NewCustomTransportWithParentTransport(cfg.Transport, middleware...)
+	}
+	httpClient.Timeout = 0 // bounded by each call's context instead
+	adapter, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("entra: request adapter: %w", err)
+	}
+	// Before the client is built: its request builders copy the base URL.
+	adapter.SetBaseUrl(cfg.Endpoint + "/v1.0")
+	return &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, log: cfg.Logger}, nil
+}
+
+// retryWithinDeadline lets the SDK retry only when the wait fits in the
+// context's remaining time.
+func retryWithinDeadline(delay time.Duration, attempt int, req *http.Request, resp *http.Response) bool {
+	deadline, ok := req.Context().Deadline()
+	if !ok {
+		return true
+	}
+	wait := retryAfter(resp.Header)
+	if wait == 0 {
+		wait = time.Duration(3<<attempt) * time.Second // the handler's own backoff, roughly
+	}
+	return time.Until(deadline) > wait+time.Second
+}

@@ -1,0 +1,248 @@
+package entra
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// The permissions each operation needs, named in its 403 errors.
+const (
+	permReadUsers     = "User.Read.All"
+	permInvite        = "User.Invite.All"
+	permMembership    = "GroupMember.ReadWrite.All"
+	permEnableDisable = "User.EnableDisableAccount.All"
+	permRevoke        = "User.RevokeSessions.All"
+)
+
+// userFields are the properties stint reads; userType, accountEnabled and
+// externalUserState come back only when named.
+var userFields = []string{"id", "displayName", "mail", "userPrincipalName", "userType", "accountEnabled", "externalUserState", "createdDateTime"}
+
+// PageSize is the members page size, Graph's maximum.
+const PageSize = 999
+
+// FindUser looks the person up by mail, otherMails or guest UPN, in one
+// request: https://learn.microsoft.com/graph/api/user-list
+func (c *Client) FindUser(ctx context.Context, email string) (engagement.User, error) {
+	q := quote(email)
+	filter := fmt.Sprintf("mail eq %s or otherMails/any(m:m eq %s) or startsWith(userPrincipalName,%s)", q, q, quote(guestUPNPrefix(email)))
+	top := int32(2)
+	ctx, last := call(ctx)
+	resp, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userFields, Top: &top},
+	})
+	op := "find user " + email
+	if err != nil {
+		return engagement.User{}, classify(err, last, op, permReadUsers)
+	}
+	found := resp.GetValue()
+	switch len(found) {
+	case 0:
+		return engagement.User{}, fault.Errorf(fault.NotFound, "entra: %s: no user has this mail, other mail or guest UPN", op)
+	case 1:
+		return toUser(found[0]), nil
+	}
+	return engagement.User{}, fault.Errorf(fault.Conflict, "entra: %s: users %s and %s both match; resolve the duplicate in Entra, stint will not guess",
+		op, deref(found[0].GetId()), deref(found[1].GetId()))
+}
+
+// guestUPNPrefix is how Entra names a guest invited with this address:
+// "ana_partner.example#EXT#@" followed by the tenant's domain.
+func guestUPNPrefix(email string) string {
+	return strings.Replace(strings.ToLower(email), "@", "_", 1) + "#EXT#@"
+}
+
+// quote makes an OData string literal: single quotes, doubled inside.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Invite creates a guest: https://learn.microsoft.com/graph/api/invitation-post
+// Callers look the user up first; Graph's behaviour on re-inviting an
+// existing guest is not documented, and stint never relies on it.
+func (c *Client) Invite(ctx context.Context, inv engagement.Invitation) (engagement.User, error) {
+	body := models.NewInvitation()
+	body.SetInvitedUserEmailAddress(&inv.Email)
+	body.SetInviteRedirectUrl(&inv.RedirectURL)
+	body.SetSendInvitationMessage(&inv.SendMessage)
+	guest := "Guest"
+	body.SetInvitedUserType(&guest)
+	if inv.DisplayName != "" {
+		body.SetInvitedUserDisplayName(&inv.DisplayName)
+	}
+	op := "invite " + inv.Email
+	ctx, last := call(ctx)
+	resp, err := c.graph.Invitations().Post(ctx, body, nil)
+	if err != nil {
+		return engagement.User{}, classify(err, last, op, permInvite)
+	}
+	c.wrote(ctx, op, last, slog.String("status", deref(resp.GetStatus())))
+	u := engagement.User{Mail: inv.Email, DisplayName: inv.DisplayName, Guest: true, Enabled: true, ExternalState: "PendingAcceptance"}
+	if invited := resp.GetInvitedUser(); invited != nil {
+		u.ID = deref(invited.GetId())
+	}
+	if u.ID == "" {
+		return u, fault.Errorf(fault.Internal, "entra: %s: Graph's answer names no invited user (request-id %s)", op, last.requestID)
+	}
+	return u, nil
+}
+
+// Group reads a group's identity and whether it can hold roles.
+func (c *Client) Group(ctx context.Context, groupID string) (engagement.Group, error) {
+	ctx, last := call(ctx)
+	g, err := c.graph.Groups().ByGroupId(groupID).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName", "isAssignableToRole"}},
+	})
+	if err != nil {
+		return engagement.Group{}, classify(err, last, "read group "+groupID, permMembership)
+	}
+	return engagement.Group{ID: deref(g.GetId()), DisplayName: deref(g.GetDisplayName()), RoleAssignable: derefBool(g.GetIsAssignableToRole())}, nil
+}
+
+// AddMember adds a user to a group; "already a member" is success:
+// https://learn.microsoft.com/graph/api/group-post-members
+func (c *Client) AddMember(ctx context.Context, groupID, userID string) error {
+	ref := models.NewReferenceCreate()
+	ref.SetOdataId(stringPtr(c.endpoint + "/v1.0/directoryObjects/" + userID))
+	op := "add " + userID + " to group " + groupID
+	ctx, last := call(ctx)
+	err := c.graph.Groups().ByGroupId(groupID).Members().Ref().Post(ctx, ref, nil)
+	if g, ok := inspect(err, last); ok && alreadyMember(g) {
+		c.log.InfoContext(ctx, "entra: already a member", "op", op, "request_id", last.requestID)
+		return nil
+	}
+	if err != nil {
+		return classify(err, last, op, permMembership)
+	}
+	c.wrote(ctx, op, last)
+	return nil
+}
+
+// RemoveMember removes the membership (the /$ref: without it Graph would
+// delete the user); "not a member" is success:
+// https://learn.microsoft.com/graph/api/group-delete-members
+func (c *Client) RemoveMember(ctx context.Context, groupID, userID string) error {
+	op := "remove " + userID + " from group " + groupID
+	ctx, last := call(ctx)
+	err := c.graph.Groups().ByGroupId(groupID).Members().ByDirectoryObjectId(userID).Ref().Delete(ctx, nil)
+	if g, ok := inspect(err, last); ok && g.status == http.StatusNotFound {
+		c.log.InfoContext(ctx, "entra: not a member", "op", op, "request_id", last.requestID)
+		return nil
+	}
+	if err != nil {
+		return classify(err, last, op, permMembership)
+	}
+	c.wrote(ctx, op, last)
+	return nil
+}
+
+// SetAccountEnabled blocks or unblocks sign-in. Blocking is a Continuous
+// Access Evaluation critical event: CAE-aware services drop the sessions.
+func (c *Client) SetAccountEnabled(ctx context.Context, userID string, enabled bool) error {
+	patch := models.NewUser()
+	patch.SetAccountEnabled(&enabled)
+	op := fmt.Sprintf("set accountEnabled=%v on %s", enabled, userID)
+	ctx, last := call(ctx)
+	if _, err := c.graph.Users().ByUserId(userID).Patch(ctx, patch, nil); err != nil {
+		return classify(err, last, op, permEnableDisable)
+	}
+	c.wrote(ctx, op, last)
+	return nil
+}
+
+// RevokeSessions revokes a member's sessions; for a guest it makes no call
+// (see engagement.Directory).
+func (c *Client) RevokeSessions(ctx context.Context, u engagement.User) error {
+	if u.Guest {
+		return nil
+	}
+	op := "revoke sessions of " + u.ID
+	ctx, last := call(ctx)
+	if _, err := c.graph.Users().ByUserId(u.ID).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil); err != nil {
+		return classify(err, last, op, permRevoke)
+	}
+	c.wrote(ctx, op, last)
+	return nil
+}
+
+// Members yields a group's user members, PageSize at a time, following
+// Graph's nextLink verbatim.
+func (c *Client) Members(ctx context.Context, groupID string) iter.Seq2[engagement.User, error] {
+	return func(yield func(engagement.User, error) bool) {
+		top := int32(PageSize)
+		builder := c.graph.Groups().ByGroupId(groupID).Members().GraphUser()
+		conf := &groups.ItemMembersGraphUserRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.ItemMembersGraphUserRequestBuilderGetQueryParameters{Select: userFields, Top: &top},
+		}
+		for page := 1; ; page++ {
+			callCtx, last := call(ctx)
+			resp, err := builder.Get(callCtx, conf)
+			if err != nil {
+				yield(engagement.User{}, classify(err, last, fmt.Sprintf("list members of group %s (page %d)", groupID, page), permMembership))
+				return
+			}
+			for _, u := range resp.GetValue() {
+				if !yield(toUser(u), nil) {
+					return
+				}
+			}
+			next := deref(resp.GetOdataNextLink())
+			if next == "" {
+				return
+			}
+			builder, conf = builder.WithUrl(next), nil
+		}
+	}
+}
+
+// wrote logs a successful write with its request-id and notes the id for
+// the caller's RequestLog.
+func (c *Client) wrote(ctx context.Context, op string, last *lastResponse, attrs ...any) {
+	noteWrite(ctx, last.requestID)
+	c.log.InfoContext(ctx, "entra: write", append([]any{"op", op, "status", last.status, "request_id", last.requestID}, attrs...)...)
+}
+
+func toUser(u models.Userable) engagement.User {
+	out := engagement.User{
+		ID:                deref(u.GetId()),
+		DisplayName:       deref(u.GetDisplayName()),
+		Mail:              deref(u.GetMail()),
+		UserPrincipalName: deref(u.GetUserPrincipalName()),
+		Guest:             strings.EqualFold(deref(u.GetUserType()), "Guest"),
+		Enabled:           derefBool(u.GetAccountEnabled()),
+		ExternalState:     deref(u.GetExternalUserState()),
+	}
+	if t := u.GetCreatedDateTime(); t != nil {
+		out.CreatedAt = t.UTC()
+	}
+	return out
+}
+
+func derefBool(b *bool) bool { return b != nil && *b }
+
+func stringPtr(s string) *string { return &s }
+
+// requestInfo builds a raw request for what the typed builders do not
+// cover ($batch).
+func (c *Client) requestInfo(method abstractions.HttpMethod, path string, body []byte) *abstractions.RequestInformation {
+	info := abstractions.NewRequestInformation()
+	info.Method = method
+	info.UrlTemplate = "{+baseurl}" + path
+	info.PathParameters = map[string]string{"baseurl": c.adapter.GetBaseUrl()}
+	info.Headers.Add("Accept", "application/json")
+	if body != nil {
+		info.Content = body
+		info.Headers.Add("Content-Type", "application/json")
+	}
+	return info
+}

@@ -1,0 +1,85 @@
+package sqs_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/queue/sqs"
+	"github.com/stintdev/stint/test/sqsfake"
+)
+
+func setup(t *testing.T) (*sqsfake.Server, *sqs.Queue, *sqs.Queue) {
+	t.Helper()
+	srv, err := sqsfake.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	client := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	events, _ := srv.CreateQueue("events.fifo", sqsfake.QueueOptions{FIFO: true})
+	dlq, _ := srv.CreateQueue("dlq.fifo", sqsfake.QueueOptions{FIFO: true})
+	return srv, sqs.New(client, events), sqs.New(client, dlq)
+}
+
+func TestEnqueueGroupsByContractorAndDeduplicatesByEvent(t *testing.T) {
+	srv, q, _ := setup(t)
+	ctx := context.Background()
+	m := engagement.Message{ID: "01JD6Z6X1Q9WJ7T9A3M1D9K2FQ", Group: "ana@partner.example", Body: []byte(`{"id":"01JD6Z6X1Q9WJ7T9A3M1D9K2FQ"}`)}
+	for range 2 {
+		if err := q.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := srv.Messages("events.fifo")
+	if len(got) != 1 || got[0].GroupID != m.Group || got[0].DeduplicationID != m.ID || got[0].Body != string(m.Body) {
+		t.Errorf("queue holds %+v, want one message grouped by contractor, deduplicated by event id", got)
+	}
+}
+
+func TestDeadLetterCarriesTheReason(t *testing.T) {
+	srv, _, dlq := setup(t)
+	reason := fault.Errorf(fault.Invalid, "invalid event: /type: must be one of …")
+	if err := dlq.DeadLetter(context.Background(), engagement.Message{ID: "ev-1", Group: "ana@partner.example", Body: []byte("{}")}, reason); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Messages("dlq.fifo")
+	if len(got) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(got))
+	}
+	attrs := got[0].MessageAttributes
+	if attrs["stint-reason"] != reason.Error() || attrs["stint-code"] != "invalid" || attrs["stint-event-id"] != "ev-1" {
+		t.Errorf("attributes = %v, want the reason, its code and the event id", attrs)
+	}
+}
+
+func TestQueueUnavailableIsTransient(t *testing.T) {
+	srv, q, _ := setup(t)
+	srv.SetUnavailable(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := q.Enqueue(ctx, engagement.Message{ID: "x", Group: "g", Body: []byte("{}")})
+	if !fault.Is(err, fault.Transient) {
+		t.Errorf("Enqueue while SQS is down = %v, want transient", err)
+	}
+}
+
+func TestOpenRefusesAStandardQueue(t *testing.T) {
+	_, err := sqs.Open(context.Background(), "STINT_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/stint-events")
+	if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "want a FIFO queue") {
+		t.Errorf("Open(standard queue) = %v, want a refusal asking for FIFO", err)
+	}
+	var fe *fault.Error
+	if !errors.As(err, &fe) {
+		t.Error("not a fault.Error")
+	}
+}

@@ -1,0 +1,168 @@
+// Package sandbox is an in-memory Microsoft Entra tenant that speaks the
+// Entra token service (v2.0 endpoints) and Microsoft Graph v1.0 over real
+// HTTP(S), so that the real msgraph-sdk-go and azidentity code can be
+// tested on a machine with no tenant. It is faithful to Microsoft's
+// documented wire behaviour (see graph-facts.md in the project), never to
+// one client; it uses only the standard library.
+//
+//	ten := sandbox.New(sandbox.Options{})
+//	ten.AddApp(sandbox.App{ClientID: id, Secret: secret, Permissions: []string{"User.Read.All"}})
+//	srv, err := ten.StartTLS("127.0.0.1:0")
+//	// authority host: srv.URL; Graph base URL: srv.URL + "/v1.0";
+//	// token scope: srv.URL + "/.default"; trust: ten.CAPool() or
+//	// ten.WriteCA(path) and SSL_CERT_FILE=path.
+//
+// # Faithful
+//
+//   - Token service: instance discovery, openid-configuration (by tenant id
+//     or domain, every URL on the request's scheme and host), JWKS, and the
+//     client-credentials grant with a client secret (post or basic), a
+//     certificate assertion (RS256 or PS256, x5t / x5t#S256 optional) or a
+//     federated assertion (RS256 or ES256). Errors carry error,
+//     error_description starting with the AADSTS code, error_codes,
+//     timestamp, trace_id and correlation_id, and never echo a secret.
+//     Access tokens are RS256 JWTs with aud, iss, tid, appid, azp, roles,
+//     iat, nbf, exp; roles are fixed when the token is issued. As Entra
+//     does, the token endpoint ignores the OpenID Connect scopes MSAL adds
+//     (openid, profile, offline_access) and accepts an x5t / x5t#S256 in
+//     standard base64, which is what MSAL sends, as well as base64url.
+//   - Graph authentication (401 InvalidAuthenticationToken) and the
+//     application permissions the Graph reference lists for each operation
+//     (403 Authorization_RequestDenied). Every error body has code, message
+//     and innerError with date, request-id and client-request-id; every
+//     answer sends request-id and client-request-id headers, echoing the
+//     caller's client-request-id.
+//   - Request bodies labelled Content-Encoding: gzip are gunzipped on every
+//     route; one that is not gzip gets 400 BadRequest "Invalid Data.".
+//   - Users: list with $filter, $select, $top (1–999, default 100), $count
+//     and absolute @odata.nextLink paging; get by id or (percent-encoded)
+//     userPrincipalName; the default property set, with userType,
+//     accountEnabled, externalUserState, otherMails and createdDateTime only
+//     on $select; PATCH of accountEnabled, displayName and
+//     employeeLeaveDateTime with the permission each needs;
+//     revokeSignInSessions; invitations creating guests with
+//     alias_domain#EXT#@domain UPNs.
+//   - Groups: get with $select; add members with $ref (any host in the
+//     @odata.id, directoryObjects or users) or members@odata.bind (up to 20,
+//     all or none); remove with /members/{id}/$ref; list members, also cast
+//     to microsoft.graph.user or graph.user, paging quickly over any number
+//     of members. The already-a-member and not-a-member errors are Graph's,
+//     word for word. Role-assignable groups also need
+//     RoleManagement.ReadWrite.Directory.
+//   - $filter: eq, in, startsWith, the otherMails/any lambda, and, or, not,
+//     parentheses, doubled quotes, case-insensitive names and values; ne,
+//     not, endsWith and eq null only as advanced queries (ConsistencyLevel:
+//     eventual and $count=true), with Graph's documented error otherwise.
+//     $count=true without ConsistencyLevel is silently ignored, as
+//     documented.
+//   - $batch: at most 20 requests, unique ids (case-insensitive), relative
+//     urls, Content-Type required with a body, dependsOn with 424 for
+//     dependents of a failed request; each item goes through the same
+//     faults, throttling, routing and permission checks as a direct
+//     request.
+//   - Throttling, when enabled: the identity-and-access token bucket of
+//     resource units per app and tenant, refilled continuously over 10 s,
+//     and the write bucket over 150 s, with the documented costs (GET users
+//     2, GET groups/{id}/members 3, anything else 1; $select −1, $expand +1,
+//     $top under 20 −1; at least 1) and headers (x-ms-resource-unit,
+//     x-ms-throttle-limit-percentage above 0.8; on 429 Retry-After,
+//     x-ms-throttle-scope and x-ms-throttle-information). Retry-After is the
+//     computed wait in seconds, fractional when it is ("0.7", "2.128").
+//
+// # Simplified
+//
+//   - Only users, groups (users as members; no nesting, owners or
+//     transitive members) and invitations exist. Users are created with
+//     AddUser or by invitation, never deleted.
+//   - Properties the sandbox does not model are unknown to it: $select
+//     answers 400 as for a property Graph lacks, PATCH answers 400
+//     Request_BadRequest "Property 'x' is not supported by the sandbox
+//     tenant." rather than pretending to store it.
+//   - No $orderby, $search, $expand, $skip or ge/le comparisons: 400
+//     Request_UnsupportedQuery.
+//   - Known resources answer 405 "Specified HTTP method is not allowed for
+//     the request target." for methods the sandbox does not implement, even
+//     where Graph has them (POST /users, GET /groups); unknown segments
+//     answer 400 "Resource not found for the segment '…'.".
+//   - There are no sign-in sessions: revokeSignInSessions records
+//     User.SessionsRevokedAt (guests included: the call succeeds for them
+//     although Graph cannot revoke their home-tenant sessions), and
+//     signInActivity is never present.
+//   - The invitation-manager limit (150 requests per 5 s) and the
+//     tenant-wide write limits are not modelled; only the per app+tenant
+//     buckets are.
+//   - Responses are never compressed.
+//
+// # Choices where Microsoft's behaviour is undocumented or unconfirmed
+//
+//   - Re-inviting an existing external user (a guest, or any user with an
+//     externalUserState) answers 201 with that user's id and changes
+//     nothing, unless resetRedemption is true (then the user is
+//     PendingAcceptance again); status is "Completed" when the user had
+//     accepted. Invitations() records it with Reused set.
+//   - Inviting an address held (as mail, userPrincipalName or otherMails)
+//     by an internal member answers 400 BadRequest "The invited user
+//     already exists in the directory as objectID: {id}." Graph's message
+//     goes on after the id; match the prefix.
+//   - An unknown $select property answers 400 BadRequest "Could not find a
+//     property named 'x' on type 'microsoft.graph.user'." (the OData
+//     library's answer).
+//   - $top outside 1–999 answers 400 Request_UnsupportedQuery "Invalid page
+//     size specified: 'n'. Must be between 1 and 999 inclusive."
+//   - A malformed $skiptoken answers 400 Directory_ExpiredPageToken. Skip
+//     tokens resume after the last object answered, not at an offset, so
+//     paging stays right while members are added or removed; the last page
+//     carries no nextLink.
+//   - $filter on group members always needs the advanced query
+//     parameters. A syntax error answers 400 BadRequest "Invalid filter
+//     clause: …".
+//   - DELETE /groups/{gid}/members/{uid} without /$ref would delete the
+//     user object in Graph; the sandbox answers 405 to every method there
+//     and changes nothing.
+//   - members@odata.bind with more than 20 URLs, or naming a member twice,
+//     answers 400 Request_BadRequest and adds no one.
+//   - For a role-assignable group the group is looked up (404) before the
+//     extra RoleManagement.ReadWrite.Directory check (403).
+//   - Writing employeeLeaveDateTime needs User-LifeCycleInfo.ReadWrite.All
+//     and a user-read permission; reading it needs
+//     User-LifeCycleInfo.Read.All or .ReadWrite.All; guests may have one.
+//   - Every @odata.context names the sandbox's own service root, including
+//     revokeSignInSessions' (Graph documents
+//     https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean): an OData
+//     context URL belongs to the service that answered, and the documented
+//     one names graph.microsoft.com only because that is where Graph
+//     answers. The $batch envelope has none.
+//   - $batch items run one at a time, dependencies first; responses are
+//     listed in reverse order of execution, so clients must correlate by
+//     id. The envelope is not charged to the throttling buckets; its items
+//     are. A dependent of a failed item is answered 424 (code
+//     FailedDependency) without running and is not journaled. A Drop fault
+//     on an item closes the envelope's connection after the items before
+//     it ran.
+//   - Fault answers use Graph's codes: 429 TooManyRequests "Please retry
+//     again later." (the throttling body), 503 serviceNotAvailable, 504
+//     UnknownError, other 5xx generalException.
+//   - SetLatency delays each request on the wire once (a $batch envelope
+//     once, not per item).
+//   - x-ms-resource-unit and the other throttling headers are sent only
+//     while throttling is enabled. x-ms-throttle-limit-percentage is the
+//     fraction of the fuller bucket in use after the request, to two
+//     decimals. A throttled request is not charged.
+//   - The token service issues tokens only for this server's own origin as
+//     the client addressed it (scope "<origin>/.default"); any other
+//     resource, https://graph.microsoft.com included, answers 400
+//     invalid_resource AADSTS500011, since its token could not be used
+//     here. "common" and "organizations" are not tenants here.
+//   - Every client-authentication failure answers 401 invalid_client
+//     (Entra answers 400 for some); an unknown client id answers 400
+//     unauthorized_client AADSTS700016. A certificate assertion's aud must
+//     be the token endpoint (by tenant id or domain) and it must carry jti.
+//     exp and nbf are checked with Entra's five minutes of clock skew, on
+//     assertions and access tokens alike.
+//   - Guests seeded with AddUser without an ExternalUserState are
+//     "Accepted"; invited ones start "PendingAcceptance". A GET of an
+//     invitation's inviteRedeemUrl (served by the sandbox at /redeem)
+//     accepts it and redirects to inviteRedirectUrl.
+//   - The journal records a dropped connection with Status 0, and a $batch
+//     envelope after its items.
+package sandbox

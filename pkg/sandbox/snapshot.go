@@ -1,0 +1,190 @@
+package sandbox
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Snapshots: the directory as JSON, so a sandbox can be saved and
+// restored. A snapshot holds the tenant id and domain, users, groups with
+// their members in order, apps (client secrets in clear, certificates and
+// federated keys as public PEM) and invitations. It does not hold the
+// token-signing key, the CA, faults, throttling state or the journal:
+// tokens issued before a Load into another Tenant do not verify after it.
+
+const snapshotVersion = 1
+
+type snapshot struct {
+	Version     int             `json:"version"`
+	TenantID    string          `json:"tenantId"`
+	Domain      string          `json:"domain"`
+	Users       []User          `json:"users"`
+	Groups      []groupSnapshot `json:"groups"`
+	Apps        []appSnapshot   `json:"apps"`
+	Invitations []Invitation    `json:"invitations"`
+}
+
+type groupSnapshot struct {
+	Group
+	Members []string `json:"members"`
+}
+
+type appSnapshot struct {
+	ClientID       string        `json:"clientId"`
+	Secret         string        `json:"secret,omitempty"`
+	CertificatePEM string        `json:"certificatePem,omitempty"`
+	Federated      []fedSnapshot `json:"federated,omitempty"`
+	Permissions    []string      `json:"permissions"`
+}
+
+type fedSnapshot struct {
+	Issuer   string `json:"issuer"`
+	Subject  string `json:"subject"`
+	Audience string `json:"audience"`
+	KeyPEM   string `json:"keyPem"`
+}
+
+// Save writes the directory as a JSON snapshot.
+func (t *Tenant) Save(w io.Writer) error {
+	t.mu.Lock()
+	s := snapshot{Version: snapshotVersion, TenantID: t.dir.TenantID, Domain: t.dir.Domain,
+		Users: []User{}, Groups: []groupSnapshot{}, Apps: []appSnapshot{}, Invitations: t.dir.invitations}
+	for _, u := range t.dir.users {
+		s.Users = append(s.Users, u.clone())
+	}
+	for _, g := range t.dir.groups {
+		gs := groupSnapshot{Group: g.Group, Members: make([]string, len(g.members))}
+		for i, m := range g.members {
+			gs.Members[i] = m.userID
+		}
+		s.Groups = append(s.Groups, gs)
+	}
+	var apps []App
+	for _, a := range t.dir.apps {
+		apps = append(apps, *a)
+	}
+	t.mu.Unlock()
+	slices.SortFunc(apps, func(a, b App) int { return strings.Compare(a.ClientID, b.ClientID) })
+	for _, a := range apps {
+		as, err := saveApp(a)
+		if err != nil {
+			return err
+		}
+		s.Apps = append(s.Apps, as)
+	}
+	if s.Invitations == nil {
+		s.Invitations = []Invitation{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return fmt.Errorf("sandbox: save: %w", err)
+	}
+	return nil
+}
+
+func saveApp(a App) (appSnapshot, error) {
+	as := appSnapshot{ClientID: a.ClientID, Secret: a.Secret, Permissions: a.Permissions}
+	if a.Certificate != nil {
+		as.CertificatePEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate.Raw}))
+	}
+	for _, f := range a.Federated {
+		der, err := x509.MarshalPKIXPublicKey(f.Key)
+		if err != nil {
+			return as, fmt.Errorf("sandbox: save app %s: federated key: %w", a.ClientID, err)
+		}
+		as.Federated = append(as.Federated, fedSnapshot{Issuer: f.Issuer, Subject: f.Subject, Audience: f.Audience,
+			KeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))})
+	}
+	return as, nil
+}
+
+// Load replaces the directory (tenant id, domain, users, groups, members,
+// apps, invitations) with a snapshot written by Save. On error the tenant
+// is unchanged.
+func (t *Tenant) Load(r io.Reader) error {
+	var s snapshot
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return fmt.Errorf("sandbox: load: %w", err)
+	}
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("sandbox: load: snapshot version %d, want %d", s.Version, snapshotVersion)
+	}
+	if s.TenantID == "" || s.Domain == "" {
+		return errors.New("sandbox: load: snapshot has no tenant id or domain")
+	}
+	d := newDirectory(s.TenantID, s.Domain)
+	for _, u := range s.Users {
+		if u.ID == "" || u.UserPrincipalName == "" {
+			return errors.New("sandbox: load: a user has no id or userPrincipalName")
+		}
+		if d.userByID[strings.ToLower(u.ID)] != nil {
+			return fmt.Errorf("sandbox: load: user %s appears twice", u.ID)
+		}
+		d.seq++
+		rec := &userRec{seq: d.seq, User: u}
+		d.users = append(d.users, rec)
+		d.userByID[strings.ToLower(u.ID)] = rec
+		d.userByUPN[strings.ToLower(u.UserPrincipalName)] = rec
+	}
+	for _, gs := range s.Groups {
+		if gs.ID == "" || d.groupByID[strings.ToLower(gs.ID)] != nil {
+			return fmt.Errorf("sandbox: load: group %q has no id or appears twice", gs.ID)
+		}
+		g := &groupRec{Group: gs.Group, isIn: map[string]uint64{}}
+		d.groups = append(d.groups, g)
+		d.groupByID[strings.ToLower(gs.ID)] = g
+		for _, uid := range gs.Members {
+			u := d.userByID[strings.ToLower(uid)]
+			if u == nil {
+				return fmt.Errorf("sandbox: load: group %s lists unknown member %s", gs.ID, uid)
+			}
+			d.addMember(g, u.ID)
+		}
+	}
+	for _, as := range s.Apps {
+		a, err := loadApp(as)
+		if err != nil {
+			return err
+		}
+		d.apps[strings.ToLower(a.ClientID)] = &a
+	}
+	d.invitations = s.Invitations
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.dir = d
+	return nil
+}
+
+func loadApp(as appSnapshot) (App, error) {
+	a := App{ClientID: as.ClientID, Secret: as.Secret, Permissions: as.Permissions}
+	if as.CertificatePEM != "" {
+		b, _ := pem.Decode([]byte(as.CertificatePEM))
+		if b == nil {
+			return a, fmt.Errorf("sandbox: load app %s: certificate is not PEM", as.ClientID)
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return a, fmt.Errorf("sandbox: load app %s: %w", as.ClientID, err)
+		}
+		a.Certificate = cert
+	}
+	for _, f := range as.Federated {
+		b, _ := pem.Decode([]byte(f.KeyPEM))
+		if b == nil {
+			return a, fmt.Errorf("sandbox: load app %s: federated key is not PEM", as.ClientID)
+		}
+		key, err := x509.ParsePKIXPublicKey(b.Bytes)
+		if err != nil {
+			return a, fmt.Errorf("sandbox: load app %s: %w", as.ClientID, err)
+		}
+		a.Federated = append(a.Federated, FederatedCredential{Issuer: f.Issuer, Subject: f.Subject, Audience: f.Audience, Key: key})
+	}
+	return a, nil
+}

@@ -1,0 +1,218 @@
+// Package webhook receives signed events from HR and contract systems:
+// it verifies the Standard Webhooks signature, validates the event and
+// enqueues it, answering only once the queue holds it.
+//
+//	202  accepted: durably enqueued; the body names the event id
+//	400  invalid event: application/problem+json naming the field (a JSON
+//	     pointer) and the reason
+//	401  missing or bad signature, or a timestamp outside ±5 minutes
+//	413  body over 64 KiB
+//	503  the queue is unavailable: the sender retries later
+//
+// It does not import the Graph SDK: the webhook binary stays small.
+package webhook
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// Verifier checks Standard Webhooks signatures against one or more secrets
+// (several during a rotation). Signatures are compared in constant time by
+// the library (hmac.Equal); no secret or signature is ever printed.
+type Verifier struct {
+	hooks []*standardwebhooks.Webhook
+}
+
+// ParseSecrets reads STINT_WEBHOOK_SECRET: "whsec_<base64>", several
+// separated by spaces.
+func ParseSecrets(value string) (*Verifier, error) {
+	fields := strings.Fields(value)
+	if len(fields) == 0 {
+		return nil, fault.Errorf(fault.Invalid, "STINT_WEBHOOK_SECRET is not set: want whsec_<base64>, several separated by spaces to rotate")
+	}
+	v := &Verifier{}
+	for i, f := range fields {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(f, "whsec_"))
+		if !strings.HasPrefix(f, "whsec_") || err != nil || len(key) < 24 {
+			return nil, fault.Errorf(fault.Invalid, "STINT_WEBHOOK_SECRET: secret %d of %d is not whsec_ followed by at least 24 bytes of base64", i+1, len(fields))
+		}
+		hook, err := standardwebhooks.NewWebhookRaw(key)
+		if err != nil {
+			return nil, fault.Errorf(fault.Invalid, "STINT_WEBHOOK_SECRET: secret %d of %d: %v", i+1, len(fields), err)
+		}
+		v.hooks = append(v.hooks, hook)
+	}
+	return v, nil
+}
+
+// Verify accepts the delivery if any secret's signature matches and the
+// timestamp is within the tolerance. The error says which check failed,
+// never with what.
+func (v *Verifier) Verify(body []byte, h http.Header) error {
+	var err error
+	for _, hook := range v.hooks {
+		if err = hook.Verify(body, h); err == nil {
+			return nil
+		}
+		if !errors.Is(err, standardwebhooks.ErrNoMatchingSignature) {
+			break // headers or timestamp: the same for every secret
+		}
+	}
+	switch {
+	case errors.Is(err, standardwebhooks.ErrRequiredHeaders):
+		return errors.New("webhook-id, webhook-timestamp and webhook-signature headers are required")
+	case errors.Is(err, standardwebhooks.ErrMessageTooOld), errors.Is(err, standardwebhooks.ErrMessageTooNew):
+		return errors.New("webhook-timestamp is more than 5 minutes from now: check the sender's clock, or it is a replay")
+	case errors.Is(err, standardwebhooks.ErrNoMatchingSignature):
+		return errors.New("no signature matches: check the webhook secret")
+	}
+	return errors.New("webhook-timestamp or webhook-signature is malformed")
+}
+
+// Handler is the webhook function.
+type Handler struct {
+	Verifier *Verifier
+	Queue    engagement.Queue
+	// AccessKeys, when set, are the configured access keys (STINT_GROUPS):
+	// an event naming another is refused here with 400, before the queue.
+	AccessKeys []string
+	Log        *slog.Logger
+}
+
+// Response is what the handler answers, transport-neutral.
+type Response struct {
+	Status  int
+	Headers map[string]string
+	Body    string
+}
+
+// Receive handles one delivery: the body and its headers.
+func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) Response {
+	log := h.Log.With("webhook_id", header.Get("webhook-id"))
+	if len(body) > event.MaxBodySize {
+		log.WarnContext(ctx, "webhook: refused", "status", 413, "bytes", len(body))
+		return problem(http.StatusRequestEntityTooLarge, "Payload too large", fmt.Sprintf("the body is %d bytes; the limit is %d", len(body), event.MaxBodySize), nil)
+	}
+	if err := h.Verifier.Verify(body, header); err != nil {
+		log.WarnContext(ctx, "webhook: refused", "status", 401, "reason", err.Error())
+		return problem(http.StatusUnauthorized, "Unauthorized", err.Error(), nil)
+	}
+	ev, err := event.Parse(body)
+	var perr *event.Error
+	if errors.As(err, &perr) {
+		log.WarnContext(ctx, "webhook: refused", "status", 400, "pointer", perr.Pointer, "reason", perr.Reason)
+		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": perr.Pointer, "reason": perr.Reason})
+	}
+	if err := h.checkAccess(ev); err != nil {
+		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "reason", err.Reason)
+		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": err.Pointer, "reason": err.Reason})
+	}
+	msg := engagement.Message{ID: ev.ID, Group: ev.ContractorKey(), Body: body}
+	if err := h.Queue.Enqueue(ctx, msg); err != nil {
+		log.ErrorContext(ctx, "webhook: queue unavailable", "status", 503, "event_id", ev.ID, "error", err.Error())
+		r := problem(http.StatusServiceUnavailable, "Queue unavailable", "the event was not accepted; send it again later", nil)
+		r.Headers["Retry-After"] = "30"
+		return r
+	}
+	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
+	b, _ := json.Marshal(map[string]string{"id": ev.ID, "status": "accepted"})
+	return Response{Status: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
+}
+
+func (h *Handler) checkAccess(ev event.Event) *event.Error {
+	if h.AccessKeys == nil {
+		return nil
+	}
+	for i, key := range ev.Data.Access {
+		if !slices.Contains(h.AccessKeys, key) {
+			return &event.Error{Pointer: fmt.Sprintf("/data/access/%d", i), Reason: fmt.Sprintf("%q is not a configured access key (configured: %s)", key, strings.Join(h.AccessKeys, ", "))}
+		}
+	}
+	return nil
+}
+
+// problem builds an RFC 9457 problem+json answer; extra members (pointer,
+// reason) name the field of an invalid event.
+func problem(status int, title, detail string, extra map[string]string) Response {
+	p := map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail}
+	for k, v := range extra {
+		p[k] = v
+	}
+	b, _ := json.Marshal(p)
+	return Response{Status: status, Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(b)}
+}
+
+// Handle is the Lambda entry point, for a Function URL (or an API Gateway
+// HTTP API with the same payload).
+func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
+			r := problem(http.StatusBadRequest, "Bad request", "the body is marked base64 but is not", nil)
+			return events.LambdaFunctionURLResponse{StatusCode: r.Status, Headers: r.Headers, Body: r.Body}, nil
+		}
+	}
+	header := http.Header{}
+	for k, v := range req.Headers {
+		header.Set(k, v)
+	}
+	r := h.Receive(ctx, body, header)
+	return events.LambdaFunctionURLResponse{StatusCode: r.Status, Headers: r.Headers, Body: r.Body}, nil
+}
+
+// ServeHTTP serves the same over plain HTTP, for the single-process host.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST events here", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, event.MaxBodySize+1))
+	if err != nil {
+		http.Error(w, "could not read the body", http.StatusBadRequest)
+		return
+	}
+	r := h.Receive(req.Context(), body, req.Header)
+	for k, v := range r.Headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(r.Status)
+	io.WriteString(w, r.Body)
+}
+
+// Sign returns the Standard Webhooks headers for a delivery of body, signed
+// with secret (whsec_<base64>): what a sender — or `stint send` — attaches.
+func Sign(secret, id string, at time.Time, body []byte) (http.Header, error) {
+	hook, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "webhook secret is not whsec_<base64>")
+	}
+	sig, err := hook.Sign(id, at, body)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: sign: %w", err)
+	}
+	h := http.Header{}
+	h.Set(standardwebhooks.HeaderWebhookID, id)
+	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
+	h.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	return h, nil
+}

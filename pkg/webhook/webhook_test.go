@@ -1,0 +1,191 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/webhook"
+)
+
+var (
+	secretA = "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	secretB = "whsec_" + base64.StdEncoding.EncodeToString([]byte("fedcba9876543210fedcba9876543210"))
+)
+
+// fakeQueue records what it is given; EnqueueFunc may fail it.
+type fakeQueue struct {
+	got         []engagement.Message
+	EnqueueFunc func(m engagement.Message) error
+}
+
+var _ engagement.Queue = (*fakeQueue)(nil)
+
+func (q *fakeQueue) Enqueue(_ context.Context, m engagement.Message) error {
+	if q.EnqueueFunc != nil {
+		if err := q.EnqueueFunc(m); err != nil {
+			return err
+		}
+	}
+	q.got = append(q.got, m)
+	return nil
+}
+
+func sample(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile("../../events/samples/" + name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func signed(tb testing.TB, secret string, at time.Time, body []byte) map[string]string {
+	tb.Helper()
+	h, err := webhook.Sign(secret, "msg_2Lx1", at, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]string{"content-type": "application/json"}
+	for k := range h {
+		out[strings.ToLower(k)] = h.Get(k)
+	}
+	return out
+}
+
+func newHandler(tb testing.TB, q *fakeQueue, logs *bytes.Buffer) *webhook.Handler {
+	tb.Helper()
+	v, err := webhook.ParseSecrets(secretA + " " + secretB)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &webhook.Handler{Verifier: v, Queue: q, AccessKeys: []string{"contractor-access", "finance-apps"}, Log: slog.New(slog.NewJSONHandler(logs, nil))}
+}
+
+func TestWebhook(t *testing.T) {
+	now := time.Now()
+	started := sample(t, "valid/started-future.json")
+	tests := []struct {
+		name       string
+		body       []byte
+		headers    map[string]string
+		base64     bool
+		queueErr   error
+		wantStatus int
+		wantInBody string
+		enqueued   bool
+	}{
+		{name: "a signed valid event is accepted", body: started, headers: signed(t, secretA, now, started), wantStatus: 202, wantInBody: `"id":"01JD7A1B2C3D4E5F6G7H8J9K0M"`, enqueued: true},
+		{name: "the second secret of a rotation is accepted", body: started, headers: signed(t, secretB, now, started), wantStatus: 202, enqueued: true},
+		{name: "a base64 body from the Function URL", body: started, headers: signed(t, secretA, now, started), base64: true, wantStatus: 202, enqueued: true},
+		{name: "a signature by another secret", body: started, headers: signed(t, "whsec_"+base64.StdEncoding.EncodeToString([]byte("another-secret-of-32-bytes-long!")), now, started), wantStatus: 401, wantInBody: "no signature matches"},
+		{name: "a body changed after signing", body: bytes.Replace(started, []byte("Bo Chen"), []byte("Mallory"), 1), headers: signed(t, secretA, now, started), wantStatus: 401, wantInBody: "no signature matches"},
+		{name: "a stale timestamp", body: started, headers: signed(t, secretA, now.Add(-6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes"},
+		{name: "a timestamp from the future", body: started, headers: signed(t, secretA, now.Add(6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes"},
+		{name: "no signature headers", body: started, headers: map[string]string{}, wantStatus: 401, wantInBody: "headers are required"},
+		{name: "an invalid event", body: sample(t, "invalid/started-without-endsAt.json"), headers: signed(t, secretA, now, sample(t, "invalid/started-without-endsAt.json")), wantStatus: 400, wantInBody: `"pointer":"/data/endsAt"`},
+		{name: "an unconfigured access key", body: sample(t, "valid/extended.json"), headers: signed(t, secretA, now, sample(t, "valid/extended.json")), wantStatus: 400, wantInBody: `"pointer":"/data/access/1"`},
+		{name: "a body over 64 KiB", body: bytes.Repeat([]byte(" "), 64<<10+1), headers: map[string]string{}, wantStatus: 413},
+		{name: "the queue is down", body: started, headers: signed(t, secretA, now, started), queueErr: errors.New("sqs: connection refused"), wantStatus: 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &fakeQueue{}
+			if tt.queueErr != nil {
+				q.EnqueueFunc = func(engagement.Message) error { return tt.queueErr }
+			}
+			var logs bytes.Buffer
+			h := newHandler(t, q, &logs)
+			req := events.LambdaFunctionURLRequest{Headers: tt.headers, Body: string(tt.body)}
+			if tt.base64 {
+				req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(tt.body), true
+			}
+			resp, err := h.Handle(context.Background(), req)
+			if err != nil {
+				t.Fatalf("Handle returned an error: %v", err)
+			}
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, resp.Body)
+			}
+			if !strings.Contains(resp.Body, tt.wantInBody) {
+				t.Errorf("body = %s, want it to contain %s", resp.Body, tt.wantInBody)
+			}
+			if tt.wantStatus != 202 {
+				if ct := resp.Headers["Content-Type"]; ct != "application/problem+json" {
+					t.Errorf("Content-Type = %q, want application/problem+json", ct)
+				}
+				var p map[string]any
+				if err := json.Unmarshal([]byte(resp.Body), &p); err != nil || p["status"] != float64(tt.wantStatus) || p["title"] == "" {
+					t.Errorf("problem body %s: want status and title", resp.Body)
+				}
+			}
+			if got := len(q.got) == 1; got != tt.enqueued {
+				t.Fatalf("enqueued %d messages, want enqueued=%v", len(q.got), tt.enqueued)
+			}
+			if tt.enqueued {
+				if m := q.got[0]; m.ID != "01JD7A1B2C3D4E5F6G7H8J9K0M" || m.Group != "bo.chen@vendor.example" || !bytes.Equal(m.Body, tt.body) {
+					t.Errorf("message = %s/%s, want the event id, grouped by the lower-cased email, body intact", m.ID, m.Group)
+				}
+			}
+			for _, secret := range []string{secretA, secretB, strings.TrimPrefix(secretA, "whsec_"), tt.headers["webhook-signature"]} {
+				if secret != "" && strings.Contains(logs.String()+resp.Body, secret) {
+					t.Errorf("a secret or signature reached the log or the answer")
+				}
+			}
+		})
+	}
+}
+
+func TestParseSecrets(t *testing.T) {
+	tests := []struct {
+		value, want string
+	}{
+		{"", "STINT_WEBHOOK_SECRET is not set"},
+		{"not-a-secret", "secret 1 of 1 is not whsec_"},
+		{secretA + " whsec_!!!", "secret 2 of 2 is not whsec_"},
+		{"whsec_" + base64.StdEncoding.EncodeToString([]byte("short")), "at least 24 bytes"},
+	}
+	for _, tt := range tests {
+		_, err := webhook.ParseSecrets(tt.value)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseSecrets(%q) = %v, want %q", tt.value, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "whsec_!!!") {
+			t.Errorf("the error repeats the secret")
+		}
+	}
+}
+
+func TestServeHTTP(t *testing.T) {
+	q := &fakeQueue{}
+	var logs bytes.Buffer
+	h := newHandler(t, q, &logs)
+	body := sample(t, "valid/started.json")
+	req, _ := http.NewRequest(http.MethodPost, "/events", bytes.NewReader(body))
+	for k, v := range signed(t, secretA, time.Now(), body) {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 202 || len(q.got) != 1 {
+		t.Errorf("POST = %d with %d enqueued, want 202 and 1", rec.Code, len(q.got))
+	}
+	get, _ := http.NewRequest(http.MethodGet, "/events", nil)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, get)
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET = %d, want 405", rec.Code)
+	}
+}

@@ -1,0 +1,188 @@
+// Package worker applies engagement events: it folds each into the ledger
+// and makes Entra match, through small typed handlers that transports (SQS
+// behind Lambda, the embedded queue) adapt their messages to.
+//
+// One event is handled as: read the engagement, merge the event (pure
+// rules), plan the contractor's access over all their engagements, carry the
+// plan out in the directory (idempotent operations), then record the new
+// state, then append the audit trail. The directory goes first: if recording
+// fails, the redelivered event finds the directory already right and the
+// operations succeed again without effect. A ledger conflict (the tick or
+// the reconciler wrote meanwhile) restarts the event from the top.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/requestlog"
+)
+
+// maxAttempts bounds restarts after ledger conflicts.
+const maxAttempts = 5
+
+// Settings are what the handlers need from the configuration.
+type Settings struct {
+	// Groups is the allow-list: access key to group object id.
+	Groups map[string]string
+	// Options carries the default access and the allowed keys.
+	Options engagement.Options
+	// SendInvitation and RedirectURL shape invitations.
+	SendInvitation bool
+	RedirectURL    string
+}
+
+// Handler applies events and due transitions.
+type Handler struct {
+	Ledger    engagement.Ledger
+	Directory engagement.Directory
+	Settings  Settings
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Result says what handling an event did.
+type Result struct {
+	Outcome engagement.Outcome
+	Plan    engagement.Plan
+	// Writes are the Graph request-ids of the directory writes.
+	Writes []string
+}
+
+// HandleEvent applies one event. Its error carries a fault code: Invalid
+// for an event that can never apply, Transient for one to retry later.
+func (h *Handler) HandleEvent(ctx context.Context, ev event.Event) (Result, error) {
+	ctx, writes := requestlog.New(ctx)
+	var res Result
+	var err error
+	memo := &memory{}
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		res, err = h.apply(ctx, ev, memo)
+		if !errors.Is(err, errLedgerConflict) {
+			break
+		}
+	}
+	res.Writes = writes.IDs()
+	h.logResult(ctx, ev, res, err)
+	return res, err
+}
+
+// errLedgerConflict marks a lost optimistic write: start over.
+var errLedgerConflict = errors.New("ledger conflict")
+
+// memory carries what the directory told us across restarts: whether stint
+// itself switched the account off cannot be asked twice.
+type memory struct {
+	disabledByStint bool
+}
+
+func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Result, error) {
+	now := h.Now()
+	rec, err := h.Ledger.Engagement(ctx, ev.Data.EngagementID)
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return Result{}, err
+	}
+	next, outcome, err := engagement.Merge(rec, ev, now, h.Settings.Options)
+	if err != nil {
+		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.refused", Detail: err.Error()})
+		return Result{}, err
+	}
+	if outcome == engagement.Duplicate {
+		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.duplicate", Detail: "already applied; nothing done"})
+		return Result{Outcome: outcome}, nil
+	}
+	c, err := h.Ledger.Contractor(ctx, next.Contractor)
+	if fault.Is(err, fault.NotFound) {
+		c, err = engagement.Contractor{Key: next.Contractor}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	engs, err := h.Ledger.ContractorEngagements(ctx, next.Contractor)
+	if err != nil {
+		return Result{}, err
+	}
+	engs = replace(engs, next)
+	plan := engagement.PlanAccess(c, engs, now)
+	c, changes, err := h.enforce(ctx, c, next, plan, memo)
+	if err != nil {
+		return Result{Outcome: outcome, Plan: plan}, err
+	}
+	next.State = next.StatusAt(now)
+	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
+		return Result{}, conflictOr(err)
+	}
+	if _, err := h.Ledger.PutEngagement(ctx, next); err != nil {
+		return Result{}, conflictOr(err)
+	}
+	detail := fmt.Sprintf("%s; now %s, %s..%s, access %v", outcome, next.State, stamp(next.StartsAt), stamp(next.EndsAt), next.Access)
+	entries := append([]engagement.AuditEntry{{Action: "event." + string(outcome), Detail: detail}}, changes...)
+	h.audit(ctx, ev, entries...)
+	return Result{Outcome: outcome, Plan: plan}, nil
+}
+
+func conflictOr(err error) error {
+	if fault.Is(err, fault.Conflict) {
+		return errLedgerConflict
+	}
+	return err
+}
+
+// replace puts next in place of its stored version, or adds it.
+func replace(engs []engagement.Engagement, next engagement.Engagement) []engagement.Engagement {
+	for i := range engs {
+		if engs[i].ID == next.ID {
+			engs[i] = next
+			return engs
+		}
+	}
+	return append(engs, next)
+}
+
+func (h *Handler) audit(ctx context.Context, ev event.Event, entries ...engagement.AuditEntry) {
+	now := h.Now()
+	for i := range entries {
+		entries[i].At, entries[i].EventID, entries[i].Actor = now, ev.ID, ev.Source
+		entries[i].Contractor, entries[i].Engagement = ev.ContractorKey(), ev.Data.EngagementID
+	}
+	if err := h.Ledger.Append(ctx, entries...); err != nil {
+		// The state is recorded; only its explanation is missing. Say so
+		// loudly rather than fail an event whose effects are done.
+		h.Log.ErrorContext(ctx, "worker: audit trail not written", "event_id", ev.ID, "error", err.Error())
+	}
+}
+
+// refusedUnparsed records a message that is not an event at all: the
+// trail has no contractor to file it under, so it goes under "-".
+func (h *Handler) refusedUnparsed(ctx context.Context, m engagement.Message, err error) {
+	entry := engagement.AuditEntry{At: h.Now(), Contractor: "-", EventID: m.ID, Actor: "stint:worker", Action: "event.refused", Detail: err.Error()}
+	if aerr := h.Ledger.Append(ctx, entry); aerr != nil {
+		h.Log.ErrorContext(ctx, "worker: audit trail not written", "message", m.ID, "error", aerr.Error())
+	}
+	h.Log.WarnContext(ctx, "worker: event refused", "event_id", m.ID, "outcome", "refused", "code", string(fault.CodeOf(err)), "error", err.Error())
+}
+
+func (h *Handler) logResult(ctx context.Context, ev event.Event, res Result, err error) {
+	attrs := []any{"event_id", ev.ID, "type", string(ev.Type), "engagement", ev.Data.EngagementID,
+		"contractor", ev.ContractorKey(), "graph_writes", res.Writes}
+	switch {
+	case err != nil:
+		h.Log.WarnContext(ctx, "worker: event failed", append(attrs, "outcome", "failed", "code", string(fault.CodeOf(err)), "error", err.Error())...)
+	default:
+		h.Log.InfoContext(ctx, "worker: event handled", append(attrs, "outcome", string(res.Outcome),
+			"added", res.Plan.Add, "removed", res.Plan.Remove, "blocked", res.Plan.Block, "unblocked", res.Plan.Unblock)...)
+	}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

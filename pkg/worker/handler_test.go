@@ -1,0 +1,342 @@
+package worker_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/entra"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/worker"
+)
+
+const (
+	tenantID = "72f988bf-0000-4000-8000-00000000c0de"
+	clientID = "11111111-2222-3333-4444-555555555555"
+	secret   = "sandbox-secret-value"
+)
+
+var permissions = []string{"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}
+
+// env is one test's world: a sandbox tenant over TLS, the real Graph
+// adapter, a SQLite ledger, and the handler under test.
+type env struct {
+	tenant  *sandbox.Tenant
+	ledger  *sqlite.Ledger
+	handler *worker.Handler
+	groups  map[string]string // access key -> group id
+	now     time.Time
+}
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
+	srv, err := tenant.StartTLS("127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
+	transport := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tenant.CAPool()}}}
+	cred, err := azidentity.NewClientSecretCredential(tenantID, clientID, secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL}, Transport: transport},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	dir, err := entra.New(entra.Config{Endpoint: srv.URL, Credential: cred, Transport: transport.Transport, Logger: quiet})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "stint.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	groups := map[string]string{}
+	for _, key := range []string{"contractor-access", "github-org", "finance-apps"} {
+		groups[key] = tenant.AddGroup(sandbox.Group{DisplayName: key, SecurityEnabled: true}).ID
+	}
+	e := &env{tenant: tenant, ledger: l, groups: groups, now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	e.handler = &worker.Handler{
+		Ledger: l, Directory: dir, Log: quiet, Now: func() time.Time { return e.now },
+		Settings: worker.Settings{
+			Groups:      groups,
+			Options:     engagement.Options{DefaultAccess: []string{"contractor-access"}, Allowed: []string{"contractor-access", "finance-apps", "github-org"}},
+			RedirectURL: "https://myapps.microsoft.com",
+		},
+	}
+	// Fetch the token now, so that the counts below are Graph requests only.
+	if _, err := dir.Group(context.Background(), groups["contractor-access"]); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) day(n float64) time.Time { return e.now.Add(time.Duration(n * 24 * float64(time.Hour))) }
+
+// ev builds an event for ana@partner.example.
+func (e *env) ev(id string, typ event.Type, at time.Time, eng string, change func(d *event.Data)) event.Event {
+	ev := event.Event{SpecVersion: "1.0", ID: id, Source: "hr/test", Type: typ, Time: at, Subject: eng,
+		Data: event.Data{EngagementID: eng, Contractor: event.Contractor{Email: "Ana@Partner.example", DisplayName: "Ana Lima"}}}
+	if change != nil {
+		change(&ev.Data)
+	}
+	return ev
+}
+
+func (e *env) started(id string, at, start, end time.Time, access ...string) event.Event {
+	return e.ev(id, event.Started, at, "ENG-1", func(d *event.Data) { d.StartsAt, d.EndsAt, d.Access = &start, &end, access })
+}
+
+// handle applies ev and returns the Graph requests it made.
+func (e *env) handle(tb testing.TB, ev event.Event) (worker.Result, []string) {
+	tb.Helper()
+	before := len(e.tenant.GraphRequests())
+	res, err := e.handler.HandleEvent(context.Background(), ev)
+	if err != nil {
+		tb.Fatalf("HandleEvent(%s): %v", ev.ID, err)
+	}
+	var calls []string
+	for _, r := range e.tenant.GraphRequests()[before:] {
+		calls = append(calls, fmt.Sprintf("%s %s %d", r.Method, shortPath(r.Path), r.Status))
+	}
+	return res, calls
+}
+
+func shortPath(p string) string {
+	parts := strings.Split(strings.TrimPrefix(p, "/v1.0"), "/")
+	for i, s := range parts {
+		if len(s) == 36 && strings.Count(s, "-") == 4 {
+			parts[i] = "{id}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func wantCalls(tb testing.TB, got []string, want ...string) {
+	tb.Helper()
+	if !slices.Equal(got, want) {
+		tb.Errorf("Graph requests =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func (e *env) ana(tb testing.TB) sandbox.User {
+	tb.Helper()
+	u, ok := e.tenant.UserByMail("ana@partner.example")
+	if !ok {
+		tb.Fatal("ana is not in the tenant")
+	}
+	return u
+}
+
+func (e *env) memberOf(uid string) []string {
+	var keys []string
+	for key, gid := range e.groups {
+		if slices.Contains(e.tenant.Members(gid), uid) {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func TestLifecycleOfANewGuest(t *testing.T) {
+	e := newEnv(t)
+	start := e.started("ev-1", e.day(-1), e.day(-1), e.day(90), "contractor-access", "github-org")
+
+	res, calls := e.handle(t, start)
+	wantCalls(t, calls, "GET /users 200", "POST /invitations 201",
+		"POST /groups/{id}/members/$ref 204", "POST /groups/{id}/members/$ref 204")
+	if res.Outcome != engagement.Applied || len(res.Writes) != 3 {
+		t.Errorf("result = %+v, want applied with 3 Graph writes logged", res)
+	}
+	ana := e.ana(t)
+	if !ana.AccountEnabled || ana.UserType != "Guest" {
+		t.Errorf("ana = %+v, want an enabled guest", ana)
+	}
+	if got := e.memberOf(ana.ID); !slices.Equal(got, []string{"contractor-access", "github-org"}) {
+		t.Errorf("ana is in %v, want contractor-access and github-org", got)
+	}
+
+	_, calls = e.handle(t, start)
+	wantCalls(t, calls) // a duplicate: nothing
+	if n := len(e.tenant.Invitations()); n != 1 {
+		t.Errorf("%d invitations, want 1", n)
+	}
+
+	ext := e.ev("ev-2", event.Extended, e.day(0), "ENG-1", func(d *event.Data) { end := e.day(120); d.EndsAt = &end })
+	_, calls = e.handle(t, ext)
+	wantCalls(t, calls) // an extension is a ledger change only
+	rec, _ := e.ledger.Engagement(context.Background(), "ENG-1")
+	if !rec.EndsAt.Equal(e.day(120)) {
+		t.Errorf("EndsAt = %v, want day 120", rec.EndsAt)
+	}
+
+	e.now = e.day(0.5)
+	end := e.ev("ev-3", event.Ended, e.now, "ENG-1", nil)
+	_, calls = e.handle(t, end)
+	// Two access keys: two removals, then the block ($batch: read + patch).
+	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204", "DELETE /groups/{id}/members/{id}/$ref 204", "POST /$batch 200")
+	ana = e.ana(t)
+	if ana.AccountEnabled || len(e.memberOf(ana.ID)) != 0 {
+		t.Errorf("after the end: enabled=%v, groups %v; want blocked, in no group", ana.AccountEnabled, e.memberOf(ana.ID))
+	}
+	c, _ := e.ledger.Contractor(context.Background(), "ana@partner.example")
+	if !c.Blocked || !c.DisabledByStint || len(c.Granted) != 0 {
+		t.Errorf("contractor record = %+v, want blocked by stint with nothing granted", c)
+	}
+	trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "ana@partner.example"})
+	var actions []string
+	for _, a := range trail {
+		actions = append(actions, a.Action)
+	}
+	for _, want := range []string{"event.applied", "user.invited", "group.added", "event.duplicate", "group.removed", "account.disabled"} {
+		if !slices.Contains(actions, want) {
+			t.Errorf("audit trail %v lacks %s", actions, want)
+		}
+	}
+}
+
+func TestFloorsOfGraphCalls(t *testing.T) {
+	e := newEnv(t)
+	e.tenant.AddUser(sandbox.User{DisplayName: "Ana Lima", Mail: "ana@partner.example", UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
+	_, calls := e.handle(t, e.started("s", e.day(-1), e.day(-1), e.day(90)))
+	wantCalls(t, calls, "GET /users 200", "POST /groups/{id}/members/$ref 204") // existing user: 2
+	e.now = e.day(1)
+	_, calls = e.handle(t, e.ev("x", event.Ended, e.now, "ENG-1", nil))
+	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204", "POST /$batch 200") // guest, one group: 2
+}
+
+func TestMemberAccountsAreRevokedNotDisabled(t *testing.T) {
+	e := newEnv(t)
+	member := e.tenant.AddUser(sandbox.User{DisplayName: "Ana Lima", Mail: "ana@partner.example", UserType: "Member", AccountEnabled: true})
+	e.handle(t, e.started("s", e.day(-1), e.day(-1), e.day(90)))
+	e.now = e.day(1)
+	_, calls := e.handle(t, e.ev("x", event.Ended, e.now, "ENG-1", nil))
+	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204", "POST /users/{id}/revokeSignInSessions 200")
+	u, _ := e.tenant.User(member.ID)
+	if !u.AccountEnabled || u.SessionsRevokedAt.IsZero() {
+		t.Errorf("member = enabled %v, revoked at %v; want enabled with sessions revoked", u.AccountEnabled, u.SessionsRevokedAt)
+	}
+}
+
+func TestReEnablesOnlyWhatStintDisabled(t *testing.T) {
+	for _, adminBlocked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("admin blocked first: %v", adminBlocked), func(t *testing.T) {
+			e := newEnv(t)
+			e.handle(t, e.started("s1", e.day(-10), e.day(-10), e.day(90)))
+			ana := e.ana(t)
+			if adminBlocked {
+				if err := e.tenant.SetAccountEnabled(ana.ID, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			base := e.now
+			e.now = base.Add(-5 * 24 * time.Hour)
+			e.handle(t, e.ev("e1", event.Ended, e.now, "ENG-1", nil))
+			e.now = base
+			second := e.ev("s2", event.Started, e.day(-1), "ENG-2", func(d *event.Data) { s, end := e.day(-1), e.day(60); d.StartsAt, d.EndsAt = &s, &end })
+			e.handle(t, second)
+			ana = e.ana(t)
+			if ana.AccountEnabled == adminBlocked {
+				t.Errorf("after a new engagement: enabled = %v; stint must re-enable only an account it disabled itself", ana.AccountEnabled)
+			}
+			if got := e.memberOf(ana.ID); !slices.Equal(got, []string{"contractor-access"}) {
+				t.Errorf("groups = %v, want contractor-access", got)
+			}
+		})
+	}
+}
+
+func TestEndingOneOfTwoOverlappingEngagementsKeepsTheOthersGroups(t *testing.T) {
+	e := newEnv(t)
+	e.handle(t, e.started("a", e.day(-30), e.day(-30), e.day(30), "contractor-access", "finance-apps"))
+	e.handle(t, e.ev("b", event.Started, e.day(-20), "ENG-2", func(d *event.Data) {
+		s, end := e.day(-20), e.day(60)
+		d.StartsAt, d.EndsAt, d.Access = &s, &end, []string{"contractor-access", "github-org"}
+	}))
+	_, calls := e.handle(t, e.ev("a-end", event.Ended, e.day(0), "ENG-1", nil))
+	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204")
+	ana := e.ana(t)
+	if got := e.memberOf(ana.ID); !slices.Equal(got, []string{"contractor-access", "github-org"}) || !ana.AccountEnabled {
+		t.Errorf("groups %v, enabled %v; want ENG-2's contractor-access and github-org, still enabled", got, ana.AccountEnabled)
+	}
+}
+
+func TestFutureStartInvitesNowAndGrantsNothingYet(t *testing.T) {
+	e := newEnv(t)
+	_, calls := e.handle(t, e.started("s", e.day(0), e.day(7), e.day(90)))
+	wantCalls(t, calls, "GET /users 200", "POST /invitations 201")
+	rec, _ := e.ledger.Engagement(context.Background(), "ENG-1")
+	if rec.State != engagement.Pending || !rec.DueAt().Equal(e.day(7)) {
+		t.Errorf("record state %s due %v, want pending, due at the start", rec.State, rec.DueAt())
+	}
+	if got := e.memberOf(e.ana(t).ID); len(got) != 0 {
+		t.Errorf("groups before the start = %v, want none", got)
+	}
+}
+
+func TestRefusedEvents(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.handler.HandleEvent(context.Background(), e.started("s", e.day(0), e.day(0), e.day(9), "prod-admin"))
+	if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), `"prod-admin" is not configured`) {
+		t.Errorf("unknown access key: %v, want invalid", err)
+	}
+	if len(e.tenant.Invitations()) != 0 {
+		t.Error("a refused event reached Entra")
+	}
+	trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
+	if len(trail) != 1 || trail[0].Action != "event.refused" || trail[0].EventID != "s" {
+		t.Errorf("audit = %+v, want one event.refused for s", trail)
+	}
+}
+
+func TestTransientFailureThenRedeliveryAppliesOnce(t *testing.T) {
+	e := newEnv(t)
+	e.tenant.Inject(sandbox.Fault{Path: "/groups/", Status: 503, Times: 10})
+	ev := e.started("s", e.day(0), e.day(0), e.day(90))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := e.handler.HandleEvent(ctx, ev)
+	if !fault.Is(err, fault.Transient) {
+		t.Fatalf("HandleEvent under 503s = %v, want transient", err)
+	}
+	e.tenant.ClearFaults()
+	if _, err := e.handler.HandleEvent(context.Background(), ev); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if n := len(e.tenant.Invitations()); n != 1 {
+		t.Errorf("%d invitations, want exactly 1", n)
+	}
+	if got := e.memberOf(e.ana(t).ID); !slices.Equal(got, []string{"contractor-access"}) {
+		t.Errorf("groups = %v, want contractor-access", got)
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,122 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// SQSHandler adapts a batch from SQS (FIFO, via Lambda's event source
+// mapping with ReportBatchItemFailures) to HandleEvent.
+//
+//   - Messages of one contractor (MessageGroupId) are handled in order;
+//     groups run concurrently, at most Concurrency at once.
+//   - A transient failure is listed in BatchItemFailures, and so is every
+//     later message of its group, unhandled, so that SQS redelivers them in
+//     order.
+//   - A permanent failure goes to the dead-letter queue with its reason and
+//     is not listed (Lambda deletes it); if the dead-letter queue cannot take
+//     it, it is listed instead, never dropped.
+//   - A panic is recovered and counts as a transient failure of its message;
+//     SQS's redrive policy moves a message that keeps failing to the
+//     dead-letter queue after its maximum receive count.
+type SQSHandler struct {
+	Events      *Handler
+	DeadLetters engagement.DeadLetters
+	Concurrency int
+	Log         *slog.Logger
+}
+
+// Handle is the Lambda entry point.
+func (s *SQSHandler) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
+	var groups [][]events.SQSMessage
+	index := map[string]int{}
+	for _, m := range batch.Records {
+		g := m.Attributes["MessageGroupId"]
+		if g == "" {
+			g = m.MessageId // a standard queue: no order to keep
+		}
+		i, ok := index[g]
+		if !ok {
+			i, index[g] = len(groups), len(groups)
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], m)
+	}
+	var (
+		mu       sync.Mutex
+		failures []events.SQSBatchItemFailure
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, max(s.Concurrency, 1))
+	)
+	for _, group := range groups {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			for i, m := range group {
+				if s.handle(ctx, m) {
+					continue
+				}
+				mu.Lock()
+				for _, rest := range group[i:] {
+					failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
+				}
+				mu.Unlock()
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// handle reports whether the message is done with (applied, or
+// dead-lettered), as opposed to to be redelivered.
+func (s *SQSHandler) handle(ctx context.Context, m events.SQSMessage) (done bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.ErrorContext(ctx, "worker: panic handling a message; it will be redelivered", "message_id", m.MessageId,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			done = false
+		}
+	}()
+	msg := engagement.Message{ID: m.Attributes["MessageDeduplicationId"], Group: m.Attributes["MessageGroupId"], Body: []byte(m.Body)}
+	ev, err := event.Parse(msg.Body)
+	if err == nil {
+		msg.ID = ev.ID
+		_, err = s.Events.HandleEvent(ctx, ev)
+	} else {
+		s.Events.refusedUnparsed(ctx, msg, err)
+	}
+	if err == nil {
+		return true
+	}
+	if !permanent(err) {
+		return false
+	}
+	if dlqErr := s.DeadLetters.DeadLetter(ctx, msg, err); dlqErr != nil {
+		s.Log.ErrorContext(ctx, "worker: dead-letter queue refused a message; it will be redelivered", "message_id", m.MessageId, "error", dlqErr.Error())
+		return false
+	}
+	s.Log.WarnContext(ctx, "worker: message dead-lettered", "message_id", m.MessageId, "event_id", msg.ID, "reason", err.Error())
+	return true
+}
+
+// permanent is the one table from fault codes to actions: what can never
+// succeed goes to the dead-letter queue, the rest is retried.
+func permanent(err error) bool {
+	switch fault.CodeOf(err) {
+	case fault.Invalid, fault.Unauthorized, fault.Conflict, fault.NotFound:
+		return true
+	}
+	return false
+}
