@@ -14,7 +14,7 @@ test/tools/node_modules/.installed: test/tools/package.json test/tools/package-l
 
 # The Lambda binaries, as deployed: bin/<function>/bootstrap for the
 # provided.al2023 runtime (linux/amd64, no cgo, no RPC shim).
-FUNCTIONS := webhook worker
+FUNCTIONS := webhook worker sweep
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 
 build:

@@ -52,7 +52,7 @@ func build(tb testing.TB, fn string) string {
 		if binaries.err != nil {
 			return
 		}
-		for _, f := range []string{"webhook", "worker"} {
+		for _, f := range []string{"webhook", "worker", "sweep"} {
 			// The flags of `go test` itself, so the build cache (msgraph's
 			// models take minutes cold) is shared; `make build` adds the
 			// release flags.
@@ -75,6 +75,7 @@ type world struct {
 	sqs      *sqsfake.Server
 	webhook  *lambdart.Function
 	worker   *lambdart.Function
+	sweep    *lambdart.Function
 	mapping  *sqsfake.Mapping
 	groups   map[string]string
 	store    string
@@ -85,6 +86,8 @@ type worldOptions struct {
 	visibility time.Duration
 	// maxReceives is the event queue's redrive maxReceiveCount (default 20).
 	maxReceives int
+	// ghostGrace is STINT_GHOST_GRACE for the sweep (default 24h).
+	ghostGrace time.Duration
 	// timeout is the worker's Lambda timeout (default 30 s); keep it within
 	// the visibility timeout, as AWS advises.
 	timeout time.Duration
@@ -100,6 +103,9 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 	}
 	if o.timeout == 0 {
 		o.timeout = 30 * time.Second
+	}
+	if o.ghostGrace == 0 {
+		o.ghostGrace = 24 * time.Hour
 	}
 	dir := tb.TempDir()
 	w := &world{tenant: sandbox.New(sandbox.Options{TenantID: tenantID}), groups: map[string]string{}}
@@ -143,17 +149,21 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { w.webhook.Stop() })
-	w.worker, err = lambdart.Start(build(tb, "worker"), append(aws,
-		"SSL_CERT_FILE="+ca, "AZURE_AUTHORITY_HOST="+srv.URL, "AZURE_TENANT_ID="+tenantID, "AZURE_CLIENT_ID="+clientID,
-		"AZURE_CLIENT_SECRET="+secret, "STINT_GRAPH_ENDPOINT="+srv.URL, "STINT_GROUPS="+strings.Join(groups, ","),
-		"STINT_STORE="+w.store, "STINT_DLQ_URL="+dlqURL))
+	graph := []string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
+		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=" + strings.Join(groups, ","), "STINT_STORE=" + w.store}
+	w.worker, err = lambdart.Start(build(tb, "worker"), slices.Concat(aws, graph, []string{"STINT_DLQ_URL=" + dlqURL}))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { w.worker.Stop() })
+	w.sweep, err = lambdart.Start(build(tb, "sweep"), slices.Concat(aws, graph, []string{"STINT_GHOST_GRACE=" + o.ghostGrace.String()}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { w.sweep.Stop() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, f := range []*lambdart.Function{w.webhook, w.worker} {
+	for _, f := range []*lambdart.Function{w.webhook, w.worker, w.sweep} {
 		if err := f.WaitReady(ctx); err != nil {
 			tb.Fatal(err)
 		}

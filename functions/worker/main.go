@@ -13,21 +13,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/stintdev/stint/pkg/config"
-	"github.com/stintdev/stint/pkg/engagement"
-	"github.com/stintdev/stint/pkg/entra"
-	"github.com/stintdev/stint/pkg/ledger"
 	"github.com/stintdev/stint/pkg/queue/sqs"
+	"github.com/stintdev/stint/pkg/wire"
 	"github.com/stintdev/stint/pkg/worker"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	h, err := wire(context.Background(), log)
+	h, err := build(context.Background(), log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stint worker: "+err.Error())
 		os.Exit(1)
@@ -35,20 +32,8 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-func wire(ctx context.Context, log *slog.Logger) (*worker.SQSHandler, error) {
-	groups, err := config.Groups()
-	if err != nil {
-		return nil, err
-	}
-	defaults, err := config.DefaultAccess(groups)
-	if err != nil {
-		return nil, err
-	}
-	send, redirect, err := config.Invitation()
-	if err != nil {
-		return nil, err
-	}
-	store, err := config.Required("STINT_STORE", "sqlite:///path/to/stint.db or dynamodb://table")
+func build(ctx context.Context, log *slog.Logger) (*worker.SQSHandler, error) {
+	events, err := wire.Handler(ctx, log, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -56,38 +41,9 @@ func wire(ctx context.Context, log *slog.Logger) (*worker.SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoint, err := entra.EndpointFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	cred, err := entra.CredentialFromEnv(nil)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	checkCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := engagement.CheckGroups(checkCtx, dir, groups); err != nil {
-		return nil, err
-	}
-	l, err := ledger.Open(ctx, store)
-	if err != nil {
-		return nil, err
-	}
 	dlq, err := sqs.Open(ctx, "STINT_DLQ_URL", dlqURL)
 	if err != nil {
 		return nil, err
-	}
-	events := &worker.Handler{
-		Ledger: l, Directory: dir, Log: log, Now: time.Now,
-		Settings: worker.Settings{
-			Groups:         groups,
-			Options:        engagement.Options{DefaultAccess: defaults, Allowed: config.Keys(groups)},
-			SendInvitation: send, RedirectURL: redirect,
-		},
 	}
 	return &worker.SQSHandler{Events: events, DeadLetters: dlq, Concurrency: 8, Log: log}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stintdev/stint/pkg/fault"
 )
@@ -107,4 +108,36 @@ func Invitation() (send bool, redirect string, err error) {
 		return false, "", fault.Errorf(fault.Invalid, "STINT_INVITE_REDIRECT_URL %q: want an https URL, e.g. %s", redirect, DefaultRedirectURL)
 	}
 	return send, redirect, nil
+}
+
+// Duration reads a Go duration ("24h", "30m"), or a number of days ("30d"),
+// with a default when unset.
+func Duration(name string, def time.Duration) (time.Duration, error) {
+	raw := strings.TrimSpace(os.Getenv(name))
+	if raw == "" {
+		return def, nil
+	}
+	if days, ok := strings.CutSuffix(raw, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < 0 {
+		return 0, fault.Errorf(fault.Invalid, "%s %q: want a duration like 24h, 90m or 30d", name, raw)
+	}
+	return d, nil
+}
+
+// GhostAction reads STINT_GHOST_ACTION: "remove" (default) removes ghosts
+// after the grace period, "report" only flags them.
+func GhostAction() (reportOnly bool, err error) {
+	switch v := strings.TrimSpace(os.Getenv("STINT_GHOST_ACTION")); v {
+	case "", "remove":
+		return false, nil
+	case "report":
+		return true, nil
+	default:
+		return false, fault.Errorf(fault.Invalid, "STINT_GHOST_ACTION %q: want remove or report", v)
+	}
 }

@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/fault"
@@ -78,5 +79,43 @@ func TestInvitation(t *testing.T) {
 	t.Setenv("STINT_INVITE_REDIRECT_URL", "http://apps.example")
 	if _, _, err := config.Invitation(); err == nil || !strings.Contains(err.Error(), "want an https URL") {
 		t.Errorf("http redirect: %v", err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	tests := []struct {
+		value string
+		want  time.Duration
+		err   bool
+	}{
+		{"", 24 * time.Hour, false},
+		{"90m", 90 * time.Minute, false},
+		{"30d", 30 * 24 * time.Hour, false},
+		{"2s", 2 * time.Second, false},
+		{"soon", 0, true},
+		{"-1h", 0, true},
+	}
+	for _, tt := range tests {
+		t.Setenv("STINT_GHOST_GRACE", tt.value)
+		got, err := config.Duration("STINT_GHOST_GRACE", 24*time.Hour)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("Duration(%q) = %v, %v; want %v (error %v)", tt.value, got, err, tt.want, tt.err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "STINT_GHOST_GRACE") {
+			t.Errorf("error %q does not name the variable", err)
+		}
+	}
+}
+
+func TestGhostAction(t *testing.T) {
+	for value, want := range map[string]bool{"": false, "remove": false, "report": true} {
+		t.Setenv("STINT_GHOST_ACTION", value)
+		if got, err := config.GhostAction(); err != nil || got != want {
+			t.Errorf("GhostAction(%q) = %v, %v", value, got, err)
+		}
+	}
+	t.Setenv("STINT_GHOST_ACTION", "delete")
+	if _, err := config.GhostAction(); err == nil || !strings.Contains(err.Error(), "want remove or report") {
+		t.Errorf("GhostAction(delete) = %v", err)
 	}
 }

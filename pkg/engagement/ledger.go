@@ -32,6 +32,8 @@ type Ledger interface {
 	// Active yields every record in State active, in no particular order.
 	Active(ctx context.Context) iter.Seq2[Engagement, error]
 
+	// Contractors yields every contractor record, in no particular order.
+	Contractors(ctx context.Context) iter.Seq2[Contractor, error]
 	// Contractor reads what stint applied for one contractor.
 	Contractor(ctx context.Context, key string) (Contractor, error)
 	// PutContractor creates or updates it.
@@ -43,6 +45,13 @@ type Ledger interface {
 	Append(ctx context.Context, entries ...AuditEntry) error
 	// Audit reads the trail, oldest first.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+
+	// Marks reads the small named notes whose key starts with prefix (the
+	// reconciler's first sightings of ghosts, its checkpoint).
+	Marks(ctx context.Context, prefix string) (map[string]string, error)
+	// SetMark writes a note; DeleteMark removes one (absent is fine).
+	SetMark(ctx context.Context, key, value string) error
+	DeleteMark(ctx context.Context, key string) error
 
 	Close() error
 }

@@ -346,6 +346,22 @@ func (t *Tenant) AddMember(groupID, userID string) error {
 	return nil
 }
 
+// RemoveMember removes a user from a group directly, as an administrator
+// would in the portal (no permission checks, no journal entry). It fails
+// with ErrNotFound for an unknown group or a user who is not a member.
+func (t *Tenant) RemoveMember(groupID, userID string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.dir.groupByID[strings.ToLower(groupID)]
+	if g == nil {
+		return fmt.Errorf("group %s: %w", groupID, ErrNotFound)
+	}
+	if !t.dir.removeMember(g, strings.ToLower(userID)) {
+		return fmt.Errorf("user %s in group %s: %w", userID, groupID, ErrNotFound)
+	}
+	return nil
+}
+
 // SetAccountEnabled enables or disables a user directly, as an
 // administrator would in the portal (no permission checks, no journal
 // entry). It fails with ErrNotFound for an unknown user.

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -97,34 +98,129 @@ func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Resu
 		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.duplicate", Detail: "already applied; nothing done"})
 		return Result{Outcome: outcome}, nil
 	}
-	c, err := h.Ledger.Contractor(ctx, next.Contractor)
-	if fault.Is(err, fault.NotFound) {
-		c, err = engagement.Contractor{Key: next.Contractor}, nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
 	engs, err := h.Ledger.ContractorEngagements(ctx, next.Contractor)
 	if err != nil {
 		return Result{}, err
 	}
-	engs = replace(engs, next)
-	plan := engagement.PlanAccess(c, engs, now)
-	c, changes, err := h.enforce(ctx, c, next, plan, memo)
+	s, err := h.settle(ctx, next.Contractor, replace(engs, next), now, memo, next.ID)
 	if err != nil {
-		return Result{Outcome: outcome, Plan: plan}, err
+		return Result{Outcome: outcome, Plan: s.Plan}, err
 	}
-	next.State = next.StatusAt(now)
-	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
-		return Result{}, conflictOr(err)
-	}
-	if _, err := h.Ledger.PutEngagement(ctx, next); err != nil {
-		return Result{}, conflictOr(err)
-	}
-	detail := fmt.Sprintf("%s; now %s, %s..%s, access %v", outcome, next.State, stamp(next.StartsAt), stamp(next.EndsAt), next.Access)
-	entries := append([]engagement.AuditEntry{{Action: "event." + string(outcome), Detail: detail}}, changes...)
+	stored, _ := find(s.Engagements, next.ID)
+	detail := fmt.Sprintf("%s; now %s, %s..%s, access %v", outcome, stored.State, stamp(stored.StartsAt), stamp(stored.EndsAt), stored.Access)
+	entries := append([]engagement.AuditEntry{{Action: "event." + string(outcome), Detail: detail}}, s.Changes...)
 	h.audit(ctx, ev, entries...)
-	return Result{Outcome: outcome, Plan: plan}, nil
+	return Result{Outcome: outcome, Plan: s.Plan}, nil
+}
+
+// Settlement is what settling a contractor did.
+type Settlement struct {
+	Plan engagement.Plan
+	// Changes are the audit entries of the directory changes.
+	Changes []engagement.AuditEntry
+	// Engagements are the contractor's records as stored afterwards;
+	// Moved lists those whose applied State changed (activated, expired).
+	Engagements []engagement.Engagement
+	Moved       []engagement.Engagement
+}
+
+// Settle brings one contractor's directory account in line with their
+// engagements at now and records each engagement's new state: what the
+// tick does for contractors with due engagements. actor names who acted in
+// the audit trail (e.g. "stint:tick").
+func (h *Handler) Settle(ctx context.Context, contractor, actor string) (Settlement, error) {
+	memo := &memory{}
+	var s Settlement
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		var engs []engagement.Engagement
+		if engs, err = h.Ledger.ContractorEngagements(ctx, contractor); err != nil {
+			return s, err
+		}
+		s, err = h.settle(ctx, contractor, engs, h.Now(), memo, "")
+		if !errors.Is(err, errLedgerConflict) {
+			break
+		}
+	}
+	if err != nil || (len(s.Changes) == 0 && len(s.Moved) == 0) {
+		return s, err
+	}
+	now := h.Now()
+	entries := slices.Clone(s.Changes)
+	for _, e := range s.Moved {
+		entries = append(entries, engagement.AuditEntry{Engagement: e.ID, Action: "engagement." + string(e.State),
+			Detail: fmt.Sprintf("%s at %s (%s..%s)", e.State, now.UTC().Format(time.RFC3339), stamp(e.StartsAt), stamp(e.EndsAt))})
+	}
+	for i := range entries {
+		entries[i].At, entries[i].Actor, entries[i].Contractor = now, actor, contractor
+	}
+	if err := h.Ledger.Append(ctx, entries...); err != nil {
+		h.Log.ErrorContext(ctx, "worker: audit trail not written", "contractor", contractor, "error", err.Error())
+	}
+	return s, nil
+}
+
+// settle plans over all the contractor's engagements, carries the plan out,
+// and stores the contractor, the engagement dirty (changed by an event; ""
+// for none) and every engagement whose applied State changed. A lost
+// optimistic write returns errLedgerConflict.
+func (h *Handler) settle(ctx context.Context, contractor string, engs []engagement.Engagement, now time.Time, memo *memory, dirty string) (Settlement, error) {
+	c, err := h.Ledger.Contractor(ctx, contractor)
+	if fault.Is(err, fault.NotFound) {
+		c, err = engagement.Contractor{Key: contractor}, nil
+	}
+	if err != nil {
+		return Settlement{}, err
+	}
+	s := Settlement{Plan: engagement.PlanAccess(c, engs, now)}
+	c, s.Changes, err = h.enforce(ctx, c, profile(engs), s.Plan, memo)
+	if err != nil {
+		return s, err
+	}
+	if !s.Plan.Empty() || c.Version == 0 {
+		if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
+			return s, conflictOr(err)
+		}
+	}
+	for _, e := range engs {
+		status := e.StatusAt(now)
+		if e.ID != dirty && status == e.State {
+			s.Engagements = append(s.Engagements, e)
+			continue
+		}
+		moved := status != e.State
+		e.State = status
+		stored, err := h.Ledger.PutEngagement(ctx, e)
+		if err != nil {
+			return s, conflictOr(err)
+		}
+		if moved {
+			s.Moved = append(s.Moved, stored)
+		}
+		s.Engagements = append(s.Engagements, stored)
+	}
+	return s, nil
+}
+
+// profile is the engagement whose contact details an invitation uses: the
+// one whose details were set most recently.
+func profile(engs []engagement.Engagement) engagement.Engagement {
+	var p engagement.Engagement
+	for _, e := range engs {
+		if p.ID == "" || e.ProfileSetBy.After(p.ProfileSetBy) {
+			p = e
+		}
+	}
+	return p
+}
+
+func find(engs []engagement.Engagement, id string) (engagement.Engagement, bool) {
+	for _, e := range engs {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return engagement.Engagement{}, false
 }
 
 func conflictOr(err error) error {

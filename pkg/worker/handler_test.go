@@ -2,38 +2,24 @@ package worker_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
 	"github.com/stintdev/stint/pkg/engagement"
-	"github.com/stintdev/stint/pkg/entra"
+	"github.com/stintdev/stint/pkg/entra/entratest"
 	"github.com/stintdev/stint/pkg/event"
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/worker"
 )
-
-const (
-	tenantID = "72f988bf-0000-4000-8000-00000000c0de"
-	clientID = "11111111-2222-3333-4444-555555555555"
-	secret   = "sandbox-secret-value"
-)
-
-var permissions = []string{"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}
 
 // env is one test's world: a sandbox tenant over TLS, the real Graph
 // adapter, a SQLite ledger, and the handler under test.
@@ -47,26 +33,7 @@ type env struct {
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
-	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
-	srv, err := tenant.StartTLS("127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
-	transport := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tenant.CAPool()}}}
-	cred, err := azidentity.NewClientSecretCredential(tenantID, clientID, secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL}, Transport: transport},
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	dir, err := entra.New(entra.Config{Endpoint: srv.URL, Credential: cred, Transport: transport.Transport, Logger: quiet})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	tenant, dir := entratest.Start(tb, entratest.Options{})
 	l, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "stint.db"))
 	if err != nil {
 		tb.Fatal(err)
@@ -78,16 +45,12 @@ func newEnv(tb testing.TB) *env {
 	}
 	e := &env{tenant: tenant, ledger: l, groups: groups, now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
 	e.handler = &worker.Handler{
-		Ledger: l, Directory: dir, Log: quiet, Now: func() time.Time { return e.now },
+		Ledger: l, Directory: dir, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return e.now },
 		Settings: worker.Settings{
 			Groups:      groups,
 			Options:     engagement.Options{DefaultAccess: []string{"contractor-access"}, Allowed: []string{"contractor-access", "finance-apps", "github-org"}},
 			RedirectURL: "https://myapps.microsoft.com",
 		},
-	}
-	// Fetch the token now, so that the counts below are Graph requests only.
-	if _, err := dir.Group(context.Background(), groups["contractor-access"]); err != nil {
-		tb.Fatal(err)
 	}
 	return e
 }

@@ -9,6 +9,7 @@
 //	C#<contractor>  -            what stint applied for a contractor
 //	C#<contractor>  engagements  the ids of the contractor's engagements (a string set)
 //	A#<contractor>  <entry id>   an audit entry
+//	M#<key>         -            a mark: a small named note (value)
 //
 // The "by-due" global secondary index (HASH state, RANGE due, where due is
 // "<UTC time, fixed width>#<id>") serves the tick's due queries and the
@@ -36,6 +37,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -299,6 +301,73 @@ func (l *Ledger) query(ctx context.Context, state engagement.Status, bound *stri
 			}
 		}
 	}
+}
+
+// Contractors scans for every contractor record.
+func (l *Ledger) Contractors(ctx context.Context) iter.Seq2[engagement.Contractor, error] {
+	return func(yield func(engagement.Contractor, error) bool) {
+		pages := dynamodb.NewScanPaginator(l.db, &dynamodb.ScanInput{
+			TableName:                 &l.table,
+			FilterExpression:          aws.String("begins_with(pk, :c) AND sk = :dash"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":c": s("C#"), ":dash": s("-")},
+		})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				yield(engagement.Contractor{}, classify(fmt.Errorf("dynamodb ledger: scan contractors: %w", err), l.table))
+				return
+			}
+			for _, item := range page.Items {
+				var c engagement.Contractor
+				if err := decode(item, &c); err != nil {
+					yield(c, err)
+					return
+				}
+				if !yield(c, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Marks scans for the notes whose key starts with prefix.
+func (l *Ledger) Marks(ctx context.Context, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	pages := dynamodb.NewScanPaginator(l.db, &dynamodb.ScanInput{
+		TableName:                 &l.table,
+		FilterExpression:          aws.String("begins_with(pk, :m)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": s("M#" + prefix)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classify(fmt.Errorf("dynamodb ledger: scan marks: %w", err), l.table)
+		}
+		for _, item := range page.Items {
+			k, _ := item["pk"].(*types.AttributeValueMemberS)
+			v, _ := item["value"].(*types.AttributeValueMemberS)
+			if k != nil && v != nil {
+				out[strings.TrimPrefix(k.Value, "M#")] = v.Value
+			}
+		}
+	}
+	return out, nil
+}
+
+// SetMark writes a note.
+func (l *Ledger) SetMark(ctx context.Context, k, value string) error {
+	item := key("M#"+k, "-")
+	item["value"] = s(value)
+	_, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item})
+	return classify(err, l.table)
+}
+
+// DeleteMark removes a note.
+func (l *Ledger) DeleteMark(ctx context.Context, k string) error {
+	_, err := l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &l.table, Key: key("M#"+k, "-")})
+	return classify(err, l.table)
 }
 
 // Contractor reads what stint applied for one contractor.

@@ -48,6 +48,8 @@ func Run(t *testing.T, open Opener) {
 		{"all active, across pages", testActive},
 		{"contractor records", testContractor},
 		{"the audit trail", testAudit},
+		{"all contractors", testContractors},
+		{"marks", testMarks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,4 +363,65 @@ func norm(e engagement.Engagement) engagement.Engagement {
 		s.Time = s.Time.UTC()
 	}
 	return e
+}
+
+func testContractors(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	const n = 1107
+	for i := range n {
+		if _, err := l.PutContractor(ctx, engagement.Contractor{Key: fmt.Sprintf("c%04d@x.example", i), UserID: fmt.Sprint("u-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Engagements and marks are not contractors.
+	put(t, l, Record("ENG-1", "c0001@x.example", engagement.Active, day(-1), day(1)))
+	if err := l.SetMark(ctx, "ghost/g/u", "x"); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for c, err := range l.Contractors(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[c.Key] || c.UserID == "" {
+			t.Fatalf("Contractors yielded %+v (seen before: %v)", c, seen[c.Key])
+		}
+		seen[c.Key] = true
+	}
+	if len(seen) != n {
+		t.Errorf("Contractors yielded %d, want %d", len(seen), n)
+	}
+}
+
+func testMarks(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	for k, v := range map[string]string{"ghost/g1/u1": "2026-11-21T09:00:00Z", "ghost/g1/u2": "2026-11-21T10:00:00Z", "reconcile/checkpoint": "{}"} {
+		if err := l.SetMark(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.SetMark(ctx, "ghost/g1/u1", "2026-11-22T09:00:00Z"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Marks(ctx, "ghost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["ghost/g1/u1"] != "2026-11-22T09:00:00Z" || got["ghost/g1/u2"] != "2026-11-21T10:00:00Z" {
+		t.Errorf("Marks(ghost/) = %v, want the two ghosts, u1 overwritten", got)
+	}
+	if err := l.DeleteMark(ctx, "ghost/g1/u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DeleteMark(ctx, "never-set"); err != nil {
+		t.Errorf("DeleteMark(absent) = %v, want nil", err)
+	}
+	got, _ = l.Marks(ctx, "ghost/")
+	if len(got) != 1 {
+		t.Errorf("after delete: %v, want u2 only", got)
+	}
+	all, _ := l.Marks(ctx, "")
+	if len(all) != 2 {
+		t.Errorf("Marks(\"\") = %v, want both remaining", all)
+	}
 }

@@ -61,6 +61,7 @@ var migrations = []string{
 		BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 	CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 		BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;`,
+	`CREATE TABLE marks (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 }
 
 // Ledger is an engagement.Ledger on a SQLite file.
@@ -237,6 +238,80 @@ func (l *Ledger) engagements(ctx context.Context, query string, args ...any) ([]
 		out = append(out, e)
 	}
 	return out, wrap(rows.Err(), "query engagements")
+}
+
+// Contractors yields every contractor record, a page at a time.
+func (l *Ledger) Contractors(ctx context.Context) iter.Seq2[engagement.Contractor, error] {
+	const page = 500
+	return func(yield func(engagement.Contractor, error) bool) {
+		after := ""
+		for {
+			rows, err := l.db.QueryContext(ctx, "SELECT key, record FROM contractors WHERE key > ? ORDER BY key LIMIT ?", after, page)
+			if err != nil {
+				yield(engagement.Contractor{}, wrap(err, "query contractors"))
+				return
+			}
+			var batch []engagement.Contractor
+			for rows.Next() {
+				var body string
+				var c engagement.Contractor
+				err := rows.Scan(&after, &body)
+				if err == nil {
+					err = json.Unmarshal([]byte(body), &c)
+				}
+				if err != nil {
+					rows.Close()
+					yield(c, wrap(err, "read contractor"))
+					return
+				}
+				batch = append(batch, c)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				yield(engagement.Contractor{}, wrap(err, "query contractors"))
+				return
+			}
+			for _, c := range batch {
+				if !yield(c, nil) {
+					return
+				}
+			}
+			if len(batch) < page {
+				return
+			}
+		}
+	}
+}
+
+// Marks reads the notes whose key starts with prefix.
+func (l *Ledger) Marks(ctx context.Context, prefix string) (map[string]string, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT key, value FROM marks WHERE substr(key, 1, ?) = ?", len(prefix), prefix)
+	if err != nil {
+		return nil, wrap(err, "query marks")
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, wrap(err, "read mark")
+		}
+		out[k] = v
+	}
+	return out, wrap(rows.Err(), "query marks")
+}
+
+// SetMark writes a note.
+func (l *Ledger) SetMark(ctx context.Context, key, value string) error {
+	_, err := l.db.ExecContext(ctx, "INSERT INTO marks (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	return wrap(err, "set mark %s", key)
+}
+
+// DeleteMark removes a note.
+func (l *Ledger) DeleteMark(ctx context.Context, key string) error {
+	_, err := l.db.ExecContext(ctx, "DELETE FROM marks WHERE key = ?", key)
+	return wrap(err, "delete mark %s", key)
 }
 
 // Contractor reads what stint applied for one contractor.

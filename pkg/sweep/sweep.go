@@ -1,0 +1,152 @@
+// Package sweep is the timer half of stint: the tick (every minute)
+// activates engagements whose start has come and expires those whose end
+// has passed; the reconcile (hourly or daily) compares the members of every
+// allow-listed group with the ledger and acts on what events missed.
+//
+// Both are safe to run concurrently with the worker and with themselves:
+// ledger writes are optimistic (a lost race is redone from a fresh read)
+// and directory writes are idempotent.
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/worker"
+)
+
+// Input is the sweep function's event: {"mode":"tick"} or
+// {"mode":"reconcile"}, with "dryRun": true to report without writing.
+type Input struct {
+	Mode   string `json:"mode"`
+	DryRun bool   `json:"dryRun,omitempty"`
+}
+
+// Summary is the sweep function's answer, also written to the audit trail
+// and logged as one line.
+type Summary struct {
+	Mode      string `json:"mode"`
+	DryRun    bool   `json:"dryRun"`
+	Examined  int    `json:"examined"`
+	Activated int    `json:"activated"`
+	Expired   int    `json:"expired"`
+	Added     int    `json:"added"`
+	Removed   int    `json:"removed"`
+	Disabled  int    `json:"disabled"`
+	Flagged   int    `json:"flagged"`
+	Errors    int    `json:"errors"`
+	// Complete is false when the run stopped at its time limit; the next
+	// run resumes where it stopped.
+	Complete bool `json:"complete"`
+	// Accounts names every account acted on or flagged, with the reason;
+	// at most MaxListed, the rest counted in AccountsOmitted.
+	Accounts        []Account `json:"accounts"`
+	AccountsOmitted int       `json:"accountsOmitted,omitempty"`
+	Seconds         float64   `json:"seconds"`
+}
+
+// Account is one account the sweep acted on or flagged.
+type Account struct {
+	UserID     string `json:"userId,omitempty"`
+	Contractor string `json:"contractor,omitempty"`
+	Group      string `json:"group,omitempty"`
+	// Action: activated, expired, added, removed, disabled, flagged, or
+	// "would …" in a dry run, or failed.
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+// MaxListed bounds the accounts a summary names.
+const MaxListed = 1000
+
+func (s *Summary) note(a Account) {
+	if len(s.Accounts) < MaxListed {
+		s.Accounts = append(s.Accounts, a)
+	} else {
+		s.AccountsOmitted++
+	}
+}
+
+// Sweeper runs the tick and the reconcile.
+type Sweeper struct {
+	Ledger    engagement.Ledger
+	Directory engagement.Directory
+	// Worker settles contractors with the same rules the event handlers use.
+	Worker *worker.Handler
+	// Groups is the allow-list: access key to group object id.
+	Groups map[string]string
+	// GhostGrace is how long a member no engagement justifies may stay
+	// before removal (STINT_GHOST_GRACE, default 24 h).
+	GhostGrace time.Duration
+	// ReportGhosts leaves ghosts in place, only flagging them
+	// (STINT_GHOST_ACTION=report).
+	ReportGhosts bool
+	// UnredeemedAfter flags guests whose invitation is still pending after
+	// this long (STINT_UNREDEEMED_AFTER, default 30 days).
+	UnredeemedAfter time.Duration
+	// Margin is kept free before the context's deadline to save a
+	// checkpoint (default 20 s).
+	Margin time.Duration
+	// ProgressEvery is how often a long run logs its progress (default 10 s).
+	ProgressEvery time.Duration
+	Log           *slog.Logger
+	Now           func() time.Time
+}
+
+// Run dispatches on the mode.
+func (s *Sweeper) Run(ctx context.Context, in Input) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	var err error
+	switch in.Mode {
+	case "tick":
+		sum, err = s.Tick(ctx, in.DryRun)
+	case "reconcile":
+		sum, err = s.Reconcile(ctx, in.DryRun)
+	default:
+		return Summary{}, fmt.Errorf(`sweep: mode %q: want {"mode":"tick"} or {"mode":"reconcile"}`, in.Mode)
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	s.record(ctx, sum)
+	return sum, err
+}
+
+// record writes the summary to the audit trail (one entry per account
+// acted on, one for the run) and logs it as one line.
+func (s *Sweeper) record(ctx context.Context, sum Summary) {
+	actor := "stint:" + sum.Mode
+	now := s.Now()
+	var entries []engagement.AuditEntry
+	for _, a := range sum.Accounts {
+		who := a.Contractor
+		if who == "" {
+			who = "-"
+		}
+		entries = append(entries, engagement.AuditEntry{At: now, Contractor: who, Actor: actor, Action: "sweep." + a.Action,
+			Detail: fmt.Sprintf("user %s, group %s: %s", a.UserID, a.Group, a.Reason)})
+	}
+	entries = append(entries, engagement.AuditEntry{At: now, Contractor: "-", Actor: actor, Action: "sweep.summary",
+		Detail: fmt.Sprintf("dryRun=%v examined=%d activated=%d expired=%d added=%d removed=%d disabled=%d flagged=%d errors=%d complete=%v",
+			sum.DryRun, sum.Examined, sum.Activated, sum.Expired, sum.Added, sum.Removed, sum.Disabled, sum.Flagged, sum.Errors, sum.Complete)})
+	if err := s.Ledger.Append(ctx, entries...); err != nil {
+		s.Log.ErrorContext(ctx, "sweep: audit trail not written", "error", err.Error())
+	}
+	s.Log.InfoContext(ctx, "sweep: done", "mode", sum.Mode, "dry_run", sum.DryRun, "examined", sum.Examined,
+		"activated", sum.Activated, "expired", sum.Expired, "added", sum.Added, "removed", sum.Removed,
+		"disabled", sum.Disabled, "flagged", sum.Flagged, "errors", sum.Errors, "complete", sum.Complete,
+		"seconds", sum.Seconds, "accounts", sum.Accounts)
+}
+
+// timeLeft reports whether the run may go on: false once the context's
+// deadline is within the margin.
+func (s *Sweeper) timeLeft(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	margin := s.Margin
+	if margin == 0 {
+		margin = 20 * time.Second
+	}
+	return !ok || time.Until(deadline) > margin
+}

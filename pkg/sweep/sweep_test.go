@@ -1,0 +1,344 @@
+package sweep_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/entra/entratest"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/sweep"
+	"github.com/stintdev/stint/pkg/worker"
+)
+
+type env struct {
+	tenant  *sandbox.Tenant
+	ledger  *sqlite.Ledger
+	worker  *worker.Handler
+	sweeper *sweep.Sweeper
+	groups  map[string]string
+	now     time.Time
+}
+
+func newEnv(tb testing.TB, o entratest.Options) *env {
+	tb.Helper()
+	tenant, dir := entratest.Start(tb, o)
+	l, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "stint.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	e := &env{tenant: tenant, ledger: l, groups: map[string]string{}, now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	for _, key := range []string{"contractor-access", "github-org"} {
+		e.groups[key] = tenant.AddGroup(sandbox.Group{DisplayName: key, SecurityEnabled: true}).ID
+	}
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	clock := func() time.Time { return e.now }
+	e.worker = &worker.Handler{Ledger: l, Directory: dir, Log: quiet, Now: clock, Settings: worker.Settings{
+		Groups:      e.groups,
+		Options:     engagement.Options{DefaultAccess: []string{"contractor-access"}, Allowed: []string{"contractor-access", "github-org"}},
+		RedirectURL: "https://myapps.microsoft.com",
+	}}
+	e.sweeper = &sweep.Sweeper{Ledger: l, Directory: dir, Worker: e.worker, Groups: e.groups,
+		GhostGrace: 24 * time.Hour, UnredeemedAfter: 30 * 24 * time.Hour, Log: quiet, Now: clock}
+	return e
+}
+
+func (e *env) at(days float64) time.Time {
+	return time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC).Add(time.Duration(days * 24 * float64(time.Hour)))
+}
+
+// start applies a started event for email through the worker.
+func (e *env) start(tb testing.TB, email string, from, to time.Time) {
+	tb.Helper()
+	id := strings.Split(email, "@")[0]
+	ev := event.Event{SpecVersion: "1.0", ID: "s-" + id, Source: "hr/test", Type: event.Started, Time: e.now, Subject: "ENG-" + id,
+		Data: event.Data{EngagementID: "ENG-" + id, Contractor: event.Contractor{Email: email}, StartsAt: &from, EndsAt: &to}}
+	if _, err := e.worker.HandleEvent(context.Background(), ev); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (e *env) run(tb testing.TB, mode string, dryRun bool) (sweep.Summary, []sandbox.Request) {
+	tb.Helper()
+	before := len(e.tenant.GraphRequests())
+	sum, err := e.sweeper.Run(context.Background(), sweep.Input{Mode: mode, DryRun: dryRun})
+	if err != nil {
+		tb.Fatalf("%s: %v", mode, err)
+	}
+	return sum, e.tenant.GraphRequests()[before:]
+}
+
+func (e *env) member(tb testing.TB, email string) (sandbox.User, bool) {
+	tb.Helper()
+	u, ok := e.tenant.UserByMail(email)
+	if !ok {
+		tb.Fatalf("%s is not in the tenant", email)
+	}
+	return u, slices.Contains(e.tenant.Members(e.groups["contractor-access"]), u.ID)
+}
+
+func writes(reqs []sandbox.Request) int {
+	n := 0
+	for _, r := range reqs {
+		if r.Method != "GET" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestTickExpiresAnEndedEngagement(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "ana@partner.example", e.at(-1), e.at(0.5))
+	if _, in := e.member(t, "ana@partner.example"); !in {
+		t.Fatal("not a member after the start")
+	}
+	e.now = e.at(0.5).Add(30 * time.Second) // the end passed half a minute ago
+	sum, reqs := e.run(t, "tick", false)
+	u, in := e.member(t, "ana@partner.example")
+	if in || u.AccountEnabled {
+		t.Errorf("after the tick: member %v, enabled %v; want removed and blocked", in, u.AccountEnabled)
+	}
+	if sum.Expired != 1 || sum.Removed != 1 || sum.Disabled != 1 || sum.Examined != 1 || writes(reqs) != 2 {
+		t.Errorf("summary %+v with %d Graph writes; want 1 examined, expired, removed, disabled in 2 writes", sum, writes(reqs))
+	}
+	if rec, _ := e.ledger.Engagement(context.Background(), "ENG-ana"); rec.State != engagement.Ended {
+		t.Errorf("record state = %s, want ended", rec.State)
+	}
+	if sum, reqs := e.run(t, "tick", false); sum.Examined != 0 || len(reqs) != 0 {
+		t.Errorf("a second tick: %+v, %d requests; want nothing due", sum, len(reqs))
+	}
+}
+
+func TestTickActivatesAFutureStart(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "bo@vendor.example", e.at(2), e.at(30))
+	if _, in := e.member(t, "bo@vendor.example"); in {
+		t.Fatal("a member before the start")
+	}
+	e.now = e.at(1.99)
+	if sum, reqs := e.run(t, "tick", false); sum.Examined != 0 || len(reqs) != 0 {
+		t.Errorf("tick before the start: %+v, %d requests", sum, len(reqs))
+	}
+	e.now = e.at(2).Add(time.Second)
+	sum, _ := e.run(t, "tick", false)
+	if _, in := e.member(t, "bo@vendor.example"); !in || sum.Activated != 1 || sum.Added != 1 {
+		t.Errorf("after the tick: member %v, summary %+v; want activated and added", in, sum)
+	}
+}
+
+func TestTickCostsNothingForQuietEngagements(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	ctx := context.Background()
+	for i := range 10_000 {
+		rec := engagement.Engagement{ID: fmt.Sprintf("Q-%05d", i), Contractor: fmt.Sprintf("q%d@quiet.example", i), Email: fmt.Sprintf("q%d@quiet.example", i),
+			Access: []string{"contractor-access"}, StartsAt: e.at(-30), EndsAt: e.at(300), Started: true, State: engagement.Active}
+		if _, err := e.ledger.PutEngagement(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		e.start(t, fmt.Sprintf("due%d@vendor.example", i), e.at(-1), e.at(1))
+	}
+	e.now = e.at(1).Add(time.Minute)
+	sum, reqs := e.run(t, "tick", false)
+	if sum.Examined != 10 || sum.Expired != 10 {
+		t.Errorf("summary %+v, want 10 examined and expired", sum)
+	}
+	// Each due contractor: one removal, one read-and-block $batch.
+	if len(reqs) != 20 {
+		t.Errorf("%d Graph requests, want 20 (2 for each of the 10 due, none for the 10,000 quiet)", len(reqs))
+	}
+}
+
+func TestTickDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "ana@partner.example", e.at(-1), e.at(0.5))
+	e.now = e.at(1)
+	sum, reqs := e.run(t, "tick", true)
+	if writes(reqs) != 0 || sum.Expired != 1 || sum.Removed != 1 {
+		t.Errorf("dry run: %+v with %d writes; want the expiry reported, nothing written", sum, writes(reqs))
+	}
+	if _, in := e.member(t, "ana@partner.example"); !in {
+		t.Error("the dry run removed the member")
+	}
+	if rec, _ := e.ledger.Engagement(context.Background(), "ENG-ana"); rec.State != engagement.Active {
+		t.Errorf("the dry run changed the record to %s", rec.State)
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	cg := e.groups["contractor-access"]
+	e.start(t, "legit@partner.example", e.at(-1), e.at(60))
+	e.start(t, "drift@partner.example", e.at(-1), e.at(60))
+	drift, _ := e.tenant.UserByMail("drift@partner.example")
+	if err := e.tenant.RemoveMember(cg, drift.ID); err != nil { // removed by hand
+		t.Fatal(err)
+	}
+	ghost := e.tenant.AddUser(sandbox.User{DisplayName: "Ghost", Mail: "ghost@old-vendor.example", UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
+	if err := e.tenant.AddMember(cg, ghost.ID); err != nil { // added by hand
+		t.Fatal(err)
+	}
+	stale := e.tenant.AddUser(sandbox.User{DisplayName: "Never redeemed", Mail: "late@partner.example", UserType: "Guest", AccountEnabled: true,
+		ExternalUserState: "PendingAcceptance", CreatedDateTime: e.at(-45)})
+	e.start(t, "late@partner.example", e.at(-1), e.at(60))
+
+	t.Run("dry run reports and changes nothing", func(t *testing.T) {
+		sum, reqs := e.run(t, "reconcile", true)
+		if writes(reqs) != 0 || sum.Flagged < 2 || !slices.ContainsFunc(sum.Accounts, func(a sweep.Account) bool { return a.Action == "would add" && a.UserID == drift.ID }) {
+			t.Errorf("dry run: %+v with %d writes", sum, writes(reqs))
+		}
+		if marks, _ := e.ledger.Marks(context.Background(), ""); len(marks) != 0 {
+			t.Errorf("the dry run wrote marks %v", marks)
+		}
+	})
+	t.Run("first run: the ghost is flagged, the drift re-added, the unredeemed flagged", func(t *testing.T) {
+		sum, _ := e.run(t, "reconcile", false)
+		members := e.tenant.Members(cg)
+		if !slices.Contains(members, ghost.ID) {
+			t.Error("the ghost was removed before the grace period")
+		}
+		if !slices.Contains(members, drift.ID) || sum.Added != 1 {
+			t.Errorf("the removed-by-hand contractor was not re-added (summary %+v)", sum)
+		}
+		if !hasReason(sum, ghost.ID, "flagged", "ghost") || !hasReason(sum, stale.ID, "flagged", "invitation not redeemed") {
+			t.Errorf("accounts = %+v, want the ghost and the unredeemed guest flagged", sum.Accounts)
+		}
+		if !sum.Complete || sum.Errors != 0 || sum.Examined != 3 {
+			t.Errorf("summary %+v, want complete, no errors, 3 members examined (legit, ghost, late)", sum)
+		}
+	})
+	t.Run("within the grace period the ghost stays", func(t *testing.T) {
+		e.now = e.at(0.9)
+		e.run(t, "reconcile", false)
+		if !slices.Contains(e.tenant.Members(cg), ghost.ID) {
+			t.Error("removed within the grace period")
+		}
+	})
+	t.Run("after the grace period the ghost is removed", func(t *testing.T) {
+		e.now = e.at(1.01)
+		sum, _ := e.run(t, "reconcile", false)
+		if slices.Contains(e.tenant.Members(cg), ghost.ID) || sum.Removed != 1 || !hasReason(sum, ghost.ID, "removed", "grace period") {
+			t.Errorf("after the grace: summary %+v; want the ghost removed", sum)
+		}
+		if !slices.Contains(e.tenant.Members(cg), drift.ID) || len(e.tenant.Members(cg)) != 3 {
+			t.Errorf("members = %v, want the three contractors", e.tenant.Members(cg))
+		}
+		trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "-"})
+		if !slices.ContainsFunc(trail, func(a engagement.AuditEntry) bool {
+			return a.Action == "sweep.removed" && strings.Contains(a.Detail, ghost.ID)
+		}) {
+			t.Error("the removal is not in the audit trail")
+		}
+	})
+}
+
+func TestReconcileReportOnlyAndDisabledButMember(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.sweeper.ReportGhosts = true
+	cg := e.groups["contractor-access"]
+	e.start(t, "gone@partner.example", e.at(-10), e.at(1))
+	e.now = e.at(2)
+	if sum, _ := e.run(t, "tick", false); sum.Disabled != 1 { // ends it: removed and blocked by stint
+		t.Fatalf("tick: %+v, want the account blocked", sum)
+	}
+	gone, _ := e.tenant.UserByMail("gone@partner.example")
+	if err := e.tenant.AddMember(cg, gone.ID); err != nil { // an admin puts them back
+		t.Fatal(err)
+	}
+	ghost := e.tenant.AddUser(sandbox.User{DisplayName: "Ghost", Mail: "ghost@old.example", UserType: "Guest", AccountEnabled: true})
+	if err := e.tenant.AddMember(cg, ghost.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.at(5)
+	sum, _ := e.run(t, "reconcile", false)
+	members := e.tenant.Members(cg)
+	if slices.Contains(members, gone.ID) || !hasReason(sum, gone.ID, "removed", "stint blocked this account") {
+		t.Errorf("the account stint disabled is still a member: %+v", sum.Accounts)
+	}
+	if !slices.Contains(members, ghost.ID) || !hasReason(sum, ghost.ID, "flagged", "report-only") {
+		t.Errorf("report-only: the ghost must stay, flagged: %+v", sum.Accounts)
+	}
+}
+
+func TestReconcileResumesWhereItStopped(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	for i := range 3 {
+		u := e.tenant.AddUser(sandbox.User{DisplayName: "x", Mail: fmt.Sprintf("x%d@gh.example", i), UserType: "Guest", AccountEnabled: true})
+		if err := e.tenant.AddMember(e.groups["github-org"], u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := e.tenant.AddUser(sandbox.User{DisplayName: "y", Mail: "y@ca.example", UserType: "Guest", AccountEnabled: true})
+	if err := e.tenant.AddMember(e.groups["contractor-access"], u.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A run out of time before it starts saves its place (group 0).
+	e.sweeper.Margin = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := e.sweeper.Run(ctx, sweep.Input{Mode: "reconcile"})
+	if err != nil || sum.Complete || sum.Examined != 0 {
+		t.Fatalf("out of time: %+v, %v; want an incomplete run that examined nothing", sum, err)
+	}
+	if m, _ := e.ledger.Marks(context.Background(), "reconcile/"); m["reconcile/next-group"] != "0" {
+		t.Fatalf("checkpoint = %v, want group 0", m)
+	}
+	// As if the first group (contractor-access) had been done: the next
+	// run starts at the second (github-org).
+	if err := e.ledger.SetMark(context.Background(), "reconcile/next-group", "1"); err != nil {
+		t.Fatal(err)
+	}
+	e.sweeper.Margin = 0
+	sum, _ = e.run(t, "reconcile", false)
+	if !sum.Complete || sum.Examined != 3 {
+		t.Errorf("resumed run: %+v, want complete after examining github-org's 3 members only", sum)
+	}
+	if m, _ := e.ledger.Marks(context.Background(), "reconcile/"); len(m) != 0 {
+		t.Errorf("checkpoint left after a complete run: %v", m)
+	}
+}
+
+func TestReconcileHundredThousandMembersUnderThrottling(t *testing.T) {
+	e := newEnv(t, entratest.Options{MaxRetries: 10})
+	cg := e.groups["contractor-access"]
+	for i := range 100_000 {
+		u := e.tenant.AddUser(sandbox.User{DisplayName: "m", Mail: fmt.Sprintf("m%d@bulk.example", i), UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
+		if err := e.tenant.AddMember(cg, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A budget small enough that the listing is throttled.
+	e.tenant.EnableThrottling(sandbox.Throttle{UnitsPer10s: 120})
+	sum, reqs := e.run(t, "reconcile", true)
+	throttled := 0
+	for _, r := range reqs {
+		if r.Status == 429 {
+			throttled++
+		}
+	}
+	if sum.Errors != 0 || !sum.Complete || sum.Examined != 100_000 {
+		t.Errorf("summary: examined %d, errors %d, complete %v; want all 100,000, no error", sum.Examined, sum.Errors, sum.Complete)
+	}
+	if throttled == 0 {
+		t.Error("no request was throttled: the test does not test throttling")
+	}
+	t.Logf("%d requests (%d answered 429, all waited out) for 100,000 members in %.1fs", len(reqs), throttled, sum.Seconds)
+}
+
+func hasReason(sum sweep.Summary, uid, action, reason string) bool {
+	return slices.ContainsFunc(sum.Accounts, func(a sweep.Account) bool {
+		return a.UserID == uid && a.Action == action && strings.Contains(a.Reason, reason)
+	})
+}
