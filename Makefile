@@ -1,9 +1,14 @@
 # stint — see README.md.
 GO ?= go
 
-.PHONY: all build test lint bench fuzz tools
+.PHONY: all demo build test lint bench fuzz tools
 
 all: lint test
+
+# stint's main job on the embedded default: the sandbox tenant, an embedded
+# queue and ledger, and a one-minute story (see README).
+demo:
+	$(GO) run ./functions/stint demo
 
 # Servers the tests run against (dynalite), from test/tools/package-lock.json.
 tools: test/tools/node_modules/.installed
@@ -23,7 +28,8 @@ build:
 		echo "build bin/$$f/bootstrap"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
-	@ls -l bin/*/bootstrap | awk '{printf "%s %.1f MB\n", $$9, $$5/1048576}'
+	$(GO) build -trimpath -o bin/stint ./functions/stint
+	@ls -l bin/*/bootstrap bin/stint | awk '{printf "%s %.1f MB\n", $$9, $$5/1048576}'
 
 # Unit, conformance and end-to-end tests; also runs the fuzz seed corpus.
 test: tools

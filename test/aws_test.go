@@ -52,7 +52,7 @@ func build(tb testing.TB, fn string) string {
 		if binaries.err != nil {
 			return
 		}
-		for _, f := range []string{"webhook", "worker", "sweep"} {
+		for _, f := range []string{"webhook", "worker", "sweep", "stint"} {
 			// The flags of `go test` itself, so the build cache (msgraph's
 			// models take minutes cold) is shared; `make build` adds the
 			// release flags.

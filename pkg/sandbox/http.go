@@ -21,6 +21,10 @@ func (t *Tenant) Handler() http.Handler { return http.HandlerFunc(t.serveHTTP) }
 func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if strings.EqualFold(first, "v1.0") {
+		if path := t.persisting(r); path != "" {
+			t.servePersisted(w, r, path)
+			return
+		}
 		t.serveGraph(w, r)
 		return
 	}

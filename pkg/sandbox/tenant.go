@@ -37,6 +37,9 @@ type Tenant struct {
 	latency time.Duration
 	thr     *throttler
 	journal []Request
+	// persistPath, when set, is saved after every changing Graph request.
+	persistPath string
+	saveMu      sync.Mutex
 
 	keyOnce sync.Once
 	key     *signingKey

@@ -81,34 +81,39 @@ func (s *SQSHandler) Handle(ctx context.Context, batch events.SQSEvent) (events.
 
 // handle reports whether the message is done with (applied, or
 // dead-lettered), as opposed to to be redelivered.
-func (s *SQSHandler) handle(ctx context.Context, m events.SQSMessage) (done bool) {
+func (s *SQSHandler) handle(ctx context.Context, m events.SQSMessage) bool {
+	msg := engagement.Message{ID: m.Attributes["MessageDeduplicationId"], Group: m.Attributes["MessageGroupId"], Body: []byte(m.Body)}
+	return s.Events.Process(ctx, msg, s.DeadLetters) == nil
+}
+
+// Process handles one queued message, whatever the transport: it returns
+// nil when the message is done with — applied, or sent to the dead letters
+// because it can never succeed — and otherwise the error to retry it for.
+// A panic is recovered and returned as a transient error.
+func (h *Handler) Process(ctx context.Context, msg engagement.Message, dead engagement.DeadLetters) (retry error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.Log.ErrorContext(ctx, "worker: panic handling a message; it will be redelivered", "message_id", m.MessageId,
+			h.Log.ErrorContext(ctx, "worker: panic handling a message; it will be redelivered", "message_id", msg.ID,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			done = false
+			retry = fault.Errorf(fault.Transient, "worker: panic: %v", p)
 		}
 	}()
-	msg := engagement.Message{ID: m.Attributes["MessageDeduplicationId"], Group: m.Attributes["MessageGroupId"], Body: []byte(m.Body)}
 	ev, err := event.Parse(msg.Body)
 	if err == nil {
 		msg.ID = ev.ID
-		_, err = s.Events.HandleEvent(ctx, ev)
+		_, err = h.HandleEvent(ctx, ev)
 	} else {
-		s.Events.refusedUnparsed(ctx, msg, err)
+		h.refusedUnparsed(ctx, msg, err)
 	}
-	if err == nil {
-		return true
+	if err == nil || !permanent(err) {
+		return err
 	}
-	if !permanent(err) {
-		return false
+	if dlqErr := dead.DeadLetter(ctx, msg, err); dlqErr != nil {
+		h.Log.ErrorContext(ctx, "worker: dead-letter queue refused a message; it will be redelivered", "message_id", msg.ID, "error", dlqErr.Error())
+		return fault.Wrap(fault.Transient, dlqErr)
 	}
-	if dlqErr := s.DeadLetters.DeadLetter(ctx, msg, err); dlqErr != nil {
-		s.Log.ErrorContext(ctx, "worker: dead-letter queue refused a message; it will be redelivered", "message_id", m.MessageId, "error", dlqErr.Error())
-		return false
-	}
-	s.Log.WarnContext(ctx, "worker: message dead-lettered", "message_id", m.MessageId, "event_id", msg.ID, "reason", err.Error())
-	return true
+	h.Log.WarnContext(ctx, "worker: message dead-lettered", "event_id", msg.ID, "reason", err.Error())
+	return nil
 }
 
 // permanent is the one table from fault codes to actions: what can never

@@ -119,6 +119,9 @@ func (l *Ledger) migrate(ctx context.Context) error {
 	})
 }
 
+// DB is the database handle, for the embedded queue that shares the file.
+func (l *Ledger) DB() *sql.DB { return l.db }
+
 // Close closes the database.
 func (l *Ledger) Close() error { return l.db.Close() }
 

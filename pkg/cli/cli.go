@@ -1,0 +1,126 @@
+// Package cli is the stint command: the single-process host (serve), the
+// newcomer's demo, and the operator's tools. Every command has --help,
+// prints for people by default and JSON with --json.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/pkg/queue/embedded"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	data   string
+	asJSON bool
+	out    io.Writer
+	errOut io.Writer
+}
+
+// Execute runs the command line and returns the exit code.
+func Execute(args []string, stdout, stderr io.Writer) int {
+	g := &globals{out: stdout, errOut: stderr}
+	root := &cobra.Command{
+		Use:           "stint",
+		Short:         "Contractor access in Microsoft Entra ID that ends when the contract does",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultData := os.Getenv("STINT_DATA")
+	if defaultData == "" {
+		defaultData = ".stint"
+	}
+	root.PersistentFlags().StringVar(&g.data, "data", defaultData, "data directory: ledger, queue, sandbox tenant, webhook secret (env STINT_DATA)")
+	root.PersistentFlags().BoolVar(&g.asJSON, "json", false, "print JSON for scripts")
+	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g))
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "stint: "+err.Error())
+		return 1
+	}
+	return 0
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// printJSON writes v as indented JSON.
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// ledger opens the data directory's ledger and queue, read-write, for the
+// operator commands that need no tenant.
+func (g *globals) ledger(ctx context.Context) (*sqlite.Ledger, *embedded.Queue, error) {
+	path := filepath.Join(g.data, "stint.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, fmt.Errorf("no ledger at %s: run stint serve (or pass --data)", path)
+	}
+	l, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := embedded.Open(ctx, l.DB(), embedded.Options{})
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, q, nil
+}
+
+func serveCmd(g *globals) *cobra.Command {
+	var addr string
+	var workers int
+	var lease time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run every function in this process: webhook, queue, worker, tick, reconcile",
+		Long: `Runs the webhook on --addr (POST signed events to /events), an embedded durable
+queue and the ledger in <data>/stint.db, the worker, the tick every minute and
+the reconcile every hour. Against the tenant in AZURE_* when AZURE_TENANT_ID is
+set; otherwise against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
+SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			log := slog.New(slog.NewJSONHandler(g.errOut, nil))
+			h, err := host.Open(ctx, host.Options{Data: g.data, Addr: addr, Workers: workers, Visibility: lease, TickEvery: time.Minute, ReconcileEvery: time.Hour, Log: log})
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if err := h.Listen(); err != nil {
+				return err
+			}
+			against := "the sandbox tenant (AZURE_TENANT_ID is not set; state in " + filepath.Join(g.data, "sandbox.json") + ")"
+			if h.Sandbox == nil {
+				against = "tenant " + os.Getenv("AZURE_TENANT_ID")
+			}
+			fmt.Fprintf(g.out, "stint: serving against %s; webhook %s; data in %s\n", against, h.URL(), g.data)
+			return h.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook listens on")
+	cmd.Flags().IntVar(&workers, "workers", 4, "messages handled at once")
+	cmd.Flags().DurationVar(&lease, "lease", time.Minute, "how long a message in hand is hidden from other workers; after a crash it comes back when its lease ends")
+	return cmd
+}

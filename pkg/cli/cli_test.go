@@ -1,0 +1,164 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/cli"
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/sandbox"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Execute(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// The demo's final table is what the sandbox tenant holds: the test reads
+// the tenant back from the data directory and compares.
+func TestDemoTableMatchesTheTenant(t *testing.T) {
+	t.Setenv("AZURE_TENANT_ID", "")
+	data := t.TempDir()
+	start := time.Now()
+	code, out, errOut := run(t, "demo", "--data", data, "--json")
+	if code != 0 {
+		t.Fatalf("demo exited %d: %s", code, errOut)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("the demo took %v, want under a minute", d)
+	}
+	var rep cli.DemoReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("demo --json: %v\n%s", err, out)
+	}
+	f, err := os.Open(filepath.Join(data, "sandbox.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tenant := sandbox.New(sandbox.Options{})
+	if err := tenant.Load(f); err != nil {
+		t.Fatal(err)
+	}
+	want := cli.Table(tenant, host.SandboxGroups)
+	if got, _ := json.Marshal(rep.Table); string(got) != mustJSON(want) {
+		t.Errorf("printed table\n  %s\ntenant holds\n  %s", got, mustJSON(want))
+	}
+	byEmail := map[string]cli.TableRow{}
+	for _, r := range rep.Table {
+		byEmail[r.Email] = r
+	}
+	checks := []struct {
+		email   string
+		enabled bool
+		groups  []string
+	}{
+		{"ana@partner.example", true, []string{"contractor-access"}},
+		{"bo@vendor.example", false, nil},
+		{"cy@studio.example", false, nil},
+		{"mallory@old-vendor.example", true, []string{"contractor-access"}},
+	}
+	for _, c := range checks {
+		r, ok := byEmail[c.email]
+		if !ok || r.Enabled != c.enabled || !slices.Equal(r.Groups, c.groups) {
+			t.Errorf("%s: %+v (listed %v), want enabled=%v in %v", c.email, r, ok, c.enabled, c.groups)
+		}
+	}
+	joined := strings.Join(rep.Timeline, "\n")
+	for _, want := range []string{"400 invalid event: /data/endsAt", "expire cy@studio.example", "ghost: mallory@old-vendor.example", "account.disabled"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("timeline lacks %q", want)
+		}
+	}
+}
+
+func TestOperatorCommandsOnTheDemoData(t *testing.T) {
+	t.Setenv("AZURE_TENANT_ID", "")
+	data := t.TempDir()
+	if code, _, errOut := run(t, "demo", "--data", data, "--json"); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, _ := run(t, "access", "--data", data, "--json")
+	var rows []cli.AccessRow
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0].Contractor != "ana@partner.example" || rows[0].Sponsor != "owner@corp.example" {
+		t.Errorf("access = %d %s, want Ana alone, with her sponsor", code, out)
+	}
+	code, out, _ = run(t, "audit", "--data", data, "--contractor", "Bo@Vendor.example")
+	if code != 0 || !strings.Contains(out, "account.disabled") || strings.Contains(out, "ana@partner.example") {
+		t.Errorf("audit --contractor bo = %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "sweep", "reconcile", "--dry-run", "--data", data)
+	if code != 0 || !strings.Contains(out, "reconcile (dry run)") || !strings.Contains(out, "mallory@old-vendor.example") {
+		t.Errorf("sweep reconcile --dry-run = %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "dlq", "list", "--data", data)
+	if code != 0 || !strings.HasPrefix(out, "SEQ") {
+		t.Errorf("dlq list = %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "dlq", "replay", "7", "--data", data); code == 0 || !strings.Contains(errOut, "no dead letter 7") {
+		t.Errorf("dlq replay 7 = %d %s, want a clear refusal", code, errOut)
+	}
+	if code, _, errOut := run(t, "sweep", "purge", "--data", data); code == 0 || !strings.Contains(errOut, "invalid argument") {
+		t.Errorf("sweep purge = %d %s, want refused", code, errOut)
+	}
+	if code, out, _ := run(t, "send", "--help"); code != 0 || !strings.Contains(out, "Signs each file") {
+		t.Errorf("send --help = %d %s", code, out)
+	}
+}
+
+func TestCheckNamesAMissingPermission(t *testing.T) {
+	tenant := sandbox.New(sandbox.Options{TenantID: "72f988bf-0000-4000-8000-00000000c0de"})
+	srv, err := tenant.StartTLS("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	tenant.WriteCA(ca)
+	perms := slices.DeleteFunc(slices.Clone(cli.Required), func(p string) bool { return p == "User.EnableDisableAccount.All" })
+	tenant.AddApp(sandbox.App{ClientID: "11111111-2222-3333-4444-555555555555", Secret: "s3cret-value", Permissions: perms})
+	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
+	for k, v := range map[string]string{
+		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": srv.URL, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
+		"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_SECRET": "s3cret-value",
+		"STINT_GRAPH_ENDPOINT": srv.URL, "STINT_GROUPS": "contractor-access=" + g.ID,
+	} {
+		t.Setenv(k, v)
+	}
+	code, out, errOut := run(t, "check")
+	if code == 0 {
+		t.Fatalf("check passed with a permission missing:\n%s", out)
+	}
+	missing := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "MISSING") {
+			missing++
+			if !strings.Contains(line, "User.EnableDisableAccount.All") {
+				t.Errorf("unexpected failure: %s", line)
+			}
+		}
+	}
+	if missing != 1 || !strings.Contains(errOut, "1 check(s) failed") {
+		t.Errorf("check output:\n%s%s\nwant exactly the missing User.EnableDisableAccount.All named", out, errOut)
+	}
+	if strings.Contains(out+errOut, "s3cret-value") || strings.Contains(out+errOut, "eyJ") {
+		t.Error("check printed a secret or a token")
+	}
+	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", cli.Required...)
+	if code, out, errOut := run(t, "check"); code != 0 {
+		t.Errorf("check with every permission = %d\n%s%s", code, out, errOut)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

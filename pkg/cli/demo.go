@@ -1,0 +1,248 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/sweep"
+)
+
+// TableRow is one line of the demo's final access table, read from the
+// sandbox tenant itself.
+type TableRow struct {
+	Email   string   `json:"email"`
+	Guest   bool     `json:"guest"`
+	Enabled bool     `json:"enabled"`
+	Groups  []string `json:"groups"`
+}
+
+// DemoReport is what stint demo --json prints.
+type DemoReport struct {
+	Timeline []string   `json:"timeline"`
+	Table    []TableRow `json:"table"`
+}
+
+func demoCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "A one-minute story on the sandbox tenant: start, extend, end, expire, reconcile",
+		Long: `Starts stint on the sandbox tenant in a fresh data directory, sends a stream of
+signed HR events (new contractors, an extension, an early termination, a
+duplicate, an out-of-order pair, an invalid event), lets a short engagement
+expire, runs a reconcile that finds a member added by hand, and prints the
+timeline and the final access table as the tenant holds it.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data := g.data
+			if !cmd.Flags().Changed("data") && os.Getenv("STINT_DATA") == "" {
+				dir, err := os.MkdirTemp("", "stint-demo-")
+				if err != nil {
+					return err
+				}
+				data = dir
+			}
+			report, err := runDemo(cmd.Context(), data, func(line string) {
+				if !g.asJSON {
+					fmt.Fprintln(g.out, line)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if g.asJSON {
+				return g.printJSON(report)
+			}
+			fmt.Fprintln(g.out, "\nFinal access, as the sandbox tenant holds it:")
+			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CONTRACTOR\tTYPE\tSIGN-IN\tGROUPS")
+			for _, r := range report.Table {
+				kind, signIn := "member", "enabled"
+				if r.Guest {
+					kind = "guest"
+				}
+				if !r.Enabled {
+					signIn = "BLOCKED"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Email, kind, signIn, dash(strings.Join(r.Groups, ",")))
+			}
+			w.Flush()
+			fmt.Fprintf(g.out, "\nData kept in %s (stint access --data %s, stint audit --data %s).\n", data, data, data)
+			return nil
+		},
+	}
+}
+
+// story is the demo's stream of events, with the times they carry.
+func story(now time.Time) []struct{ note, body string } {
+	ts := func(d time.Duration) string { return now.Add(d).UTC().Format(time.RFC3339Nano) }
+	ev := func(id, typ, eng, email, name string, at time.Duration, data string) string {
+		return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"hr/workday","type":"engagement.%s","time":%q,"subject":%q,"datacontenttype":"application/json",
+"data":{"engagementId":%q,"contractor":{"email":%q,"displayName":%q,"company":"Partner Ltd"},"sponsor":{"email":"owner@corp.example"}%s}}`,
+			id, typ, ts(at), eng, eng, email, name, data)
+	}
+	return []struct{ note, body string }{
+		{"new contractor Ana, 90 days", ev("demo-1", "started", "ENG-1042", "ana@partner.example", "Ana Lima", -2*time.Minute, `,"startsAt":"`+ts(-time.Hour)+`","endsAt":"`+ts(90*24*time.Hour)+`"`)},
+		{"new contractor Bo, GitHub too", ev("demo-2", "started", "ENG-1043", "bo@vendor.example", "Bo Chen", -2*time.Minute, `,"access":["contractor-access","github-org"],"startsAt":"`+ts(-time.Hour)+`","endsAt":"`+ts(30*24*time.Hour)+`"`)},
+		{"new contractor Cy, a short engagement (8 s)", ev("demo-3", "started", "ENG-1044", "cy@studio.example", "Cy Park", -2*time.Minute, `,"startsAt":"`+ts(-time.Hour)+`","endsAt":"`+ts(8*time.Second)+`"`)},
+		{"Ana's contract extended", ev("demo-4", "extended", "ENG-1042", "ana@partner.example", "Ana Lima", -time.Minute, `,"endsAt":"`+ts(180*24*time.Hour)+`"`)},
+		{"Bo terminated early", ev("demo-5", "ended", "ENG-1043", "bo@vendor.example", "Bo Chen", -30*time.Second, "")},
+		{"Ana's start again (a duplicate)", ev("demo-1", "started", "ENG-1042", "ana@partner.example", "Ana Lima", -2*time.Minute, `,"startsAt":"`+ts(-time.Hour)+`","endsAt":"`+ts(90*24*time.Hour)+`"`)},
+		{"Dee's end, arriving before her start", ev("demo-7", "ended", "ENG-1045", "dee@agency.example", "Dee Ruiz", -20*time.Second, "")},
+		{"Dee's start, arriving late", ev("demo-6", "started", "ENG-1045", "dee@agency.example", "Dee Ruiz", -90*time.Second, `,"startsAt":"`+ts(-time.Hour)+`","endsAt":"`+ts(60*24*time.Hour)+`"`)},
+		{"an invalid event (no endsAt)", ev("demo-8", "started", "ENG-1046", "eve@partner.example", "Eve", -10*time.Second, "")},
+	}
+}
+
+// runDemo plays the story on a host in data and reports what happened.
+func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, error) {
+	var rep DemoReport
+	line := func(format string, args ...any) {
+		s := time.Now().Format("15:04:05") + "  " + fmt.Sprintf(format, args...)
+		rep.Timeline = append(rep.Timeline, s)
+		say(s)
+	}
+	if os.Getenv("AZURE_TENANT_ID") != "" {
+		return rep, fmt.Errorf("the demo runs on the sandbox tenant only: unset AZURE_TENANT_ID")
+	}
+	h, err := host.Open(ctx, host.Options{Data: data, Addr: "127.0.0.1:0", Visibility: 10 * time.Second})
+	if err != nil {
+		return rep, err
+	}
+	defer h.Close()
+	if err := h.Listen(); err != nil {
+		return rep, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	line("stint is running against the sandbox tenant; webhook %s", h.URL())
+
+	start := time.Now()
+	for _, s := range story(start) {
+		status, answer, err := post(ctx, h.URL(), h.Secret, []byte(s.body))
+		if err != nil {
+			return rep, err
+		}
+		line("HR → %-46s %d %s", s.note, status, brief(answer))
+	}
+	if err := drain(ctx, h); err != nil {
+		return rep, err
+	}
+	for _, a := range trail(ctx, h.Ledger, start) {
+		line("  stint: %s", a)
+	}
+
+	ghost := h.Sandbox.AddUser(sandbox.User{DisplayName: "Old Vendor", Mail: "mallory@old-vendor.example", UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
+	if err := h.Sandbox.AddMember(h.Groups["contractor-access"], ghost.ID); err != nil {
+		return rep, err
+	}
+	line("an admin adds mallory@old-vendor.example to contractor-access by hand")
+
+	if wait := time.Until(start.Add(9 * time.Second)); wait > 0 {
+		line("waiting %.0fs for Cy's engagement to end…", wait.Seconds())
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	mark := time.Now()
+	for _, mode := range []string{"tick", "reconcile"} {
+		sum, err := h.Sweeper.Run(ctx, sweep.Input{Mode: mode})
+		if err != nil {
+			return rep, err
+		}
+		line("%s: examined %d, expired %d, removed %d, disabled %d, added %d, flagged %d", mode, sum.Examined, sum.Expired, sum.Removed, sum.Disabled, sum.Added, sum.Flagged)
+		for _, a := range sum.Accounts {
+			who := a.Contractor
+			if who == "" {
+				who = a.UserID
+			}
+			line("  %s %s: %s", a.Action, who, a.Reason)
+		}
+	}
+	for _, a := range trail(ctx, h.Ledger, mark) {
+		line("  stint: %s", a)
+	}
+	rep.Table = Table(h.Sandbox, h.Groups)
+	return rep, nil
+}
+
+// drain waits until the queue is empty.
+func drain(ctx context.Context, h *host.Host) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := h.Queue.Len(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the queue did not drain in 30 s")
+}
+
+// trail renders the audit entries since t that say what stint did.
+func trail(ctx context.Context, l engagement.Ledger, since time.Time) []string {
+	entries, _ := l.Audit(ctx, engagement.AuditQuery{})
+	var out []string
+	for _, a := range entries {
+		if a.At.Before(since.Add(-time.Second)) || a.Action == "sweep.summary" || strings.HasPrefix(a.Action, "sweep.") {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%-24s %-26s %s", a.Action, a.Contractor, a.Detail))
+	}
+	return out
+}
+
+// Table reads the final access from the tenant: every user in an
+// allow-listed group, or blocked, with their groups.
+func Table(t *sandbox.Tenant, groups map[string]string) []TableRow {
+	var rows []TableRow
+	for _, u := range t.Users() {
+		var in []string
+		for key, gid := range groups {
+			if slices.Contains(t.Members(gid), u.ID) {
+				in = append(in, key)
+			}
+		}
+		if len(in) == 0 && u.AccountEnabled {
+			continue
+		}
+		slices.Sort(in)
+		email := u.Mail
+		if email == "" {
+			email = u.UserPrincipalName
+		}
+		rows = append(rows, TableRow{Email: email, Guest: u.UserType == "Guest", Enabled: u.AccountEnabled, Groups: in})
+	}
+	slices.SortFunc(rows, func(a, b TableRow) int { return strings.Compare(a.Email, b.Email) })
+	return rows
+}
+
+func brief(answer string) string {
+	var p struct {
+		ID     string `json:"id"`
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal([]byte(answer), &p) == nil {
+		if p.Detail != "" {
+			return p.Detail
+		}
+		return "accepted " + p.ID
+	}
+	return strings.TrimSpace(answer)
+}

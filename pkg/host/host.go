@@ -1,0 +1,329 @@
+// Package host runs every stint function in one process on one machine:
+// the webhook on an HTTP port, the embedded queue in the ledger's SQLite
+// file, the worker, the tick every minute and the reconcile every hour.
+//
+// Against a real tenant when AZURE_TENANT_ID is set; otherwise against the
+// sandbox tenant, kept under the data directory (sandbox.json, saved before
+// each Graph change is answered) so that a restart, even after SIGKILL,
+// finds Entra as it left it.
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stintdev/stint/pkg/config"
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/entra"
+	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/pkg/queue/embedded"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/sweep"
+	"github.com/stintdev/stint/pkg/webhook"
+	"github.com/stintdev/stint/pkg/worker"
+)
+
+// Options configure the host.
+type Options struct {
+	// Data is the data directory (ledger, queue, sandbox, webhook secret).
+	Data string
+	// Addr is where the webhook listens (default 127.0.0.1:8080).
+	Addr string
+	// Workers handle messages concurrently (default 4).
+	Workers int
+	// TickEvery and ReconcileEvery schedule the sweeps (1 min, 1 h); zero
+	// or negative turns one off.
+	TickEvery, ReconcileEvery time.Duration
+	// Visibility is the embedded queue's lease (default 60 s).
+	Visibility time.Duration
+	Log        *slog.Logger
+}
+
+// Host is a running stint.
+type Host struct {
+	Ledger  *sqlite.Ledger
+	Queue   *embedded.Queue
+	Events  *worker.Handler
+	Sweeper *sweep.Sweeper
+	Webhook *webhook.Handler
+	// Sandbox is the sandbox tenant, nil against a real one.
+	Sandbox *sandbox.Tenant
+	// Groups is the allow-list in use.
+	Groups map[string]string
+	// Secret is the webhook secret (whsec_…), for senders on this machine.
+	Secret string
+
+	o        Options
+	listener net.Listener
+	closers  []func() error
+	handled  chan string
+}
+
+// Open builds the host. It does not start serving.
+func Open(ctx context.Context, o Options) (*Host, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:8080"
+	}
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(o.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("stint: data directory %s: %w", o.Data, err)
+	}
+	h := &Host{o: o}
+	var err error
+	if h.Ledger, err = sqlite.Open(ctx, filepath.Join(o.Data, "stint.db")); err != nil {
+		return nil, err
+	}
+	h.closers = append(h.closers, h.Ledger.Close)
+	if h.Queue, err = embedded.Open(ctx, h.Ledger.DB(), embedded.Options{Visibility: o.Visibility}); err != nil {
+		h.Close()
+		return nil, err
+	}
+	var dir engagement.Directory
+	if os.Getenv("AZURE_TENANT_ID") != "" {
+		dir, h.Groups, err = realTenant(ctx, o.Log)
+	} else {
+		dir, h.Groups, err = h.startSandbox(ctx)
+	}
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	if err := engagement.CheckGroups(ctx, dir, h.Groups); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if err := h.settings(ctx, dir); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// settings builds the handlers from the configuration.
+func (h *Host) settings(ctx context.Context, dir engagement.Directory) error {
+	defaults, err := config.DefaultAccess(h.Groups)
+	if err != nil {
+		return err
+	}
+	send, redirect, err := config.Invitation()
+	if err != nil {
+		return err
+	}
+	grace, err := config.Duration("STINT_GHOST_GRACE", 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	unredeemed, err := config.Duration("STINT_UNREDEEMED_AFTER", 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	report, err := config.GhostAction()
+	if err != nil {
+		return err
+	}
+	if h.Secret, err = h.webhookSecret(); err != nil {
+		return err
+	}
+	verifier, err := webhook.ParseSecrets(h.Secret)
+	if err != nil {
+		return err
+	}
+	h.Events = &worker.Handler{Ledger: h.Ledger, Directory: dir, Log: h.o.Log, Now: time.Now, Settings: worker.Settings{
+		Groups:  h.Groups,
+		Options: engagement.Options{DefaultAccess: defaults, Allowed: config.Keys(h.Groups)}, SendInvitation: send, RedirectURL: redirect,
+	}}
+	h.Sweeper = &sweep.Sweeper{Ledger: h.Ledger, Directory: dir, Worker: h.Events, Groups: h.Groups, GhostGrace: grace,
+		ReportGhosts: report, UnredeemedAfter: unredeemed, Log: h.o.Log, Now: time.Now}
+	h.Webhook = &webhook.Handler{Verifier: verifier, Queue: h.Queue, AccessKeys: config.Keys(h.Groups), Log: h.o.Log}
+	_ = ctx
+	return nil
+}
+
+// webhookSecret is STINT_WEBHOOK_SECRET, or one made for this machine and
+// kept in the data directory (webhook-secret, mode 0600).
+func (h *Host) webhookSecret() (string, error) {
+	if s := os.Getenv("STINT_WEBHOOK_SECRET"); s != "" {
+		return s, nil
+	}
+	path := filepath.Join(h.o.Data, "webhook-secret")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("stint: save the webhook secret: %w", err)
+	}
+	return secret, nil
+}
+
+// realTenant wires the Graph adapter from the standard variables.
+func realTenant(ctx context.Context, log *slog.Logger) (engagement.Directory, map[string]string, error) {
+	groups, err := config.Groups()
+	if err != nil {
+		return nil, nil, err
+	}
+	endpoint, err := entra.EndpointFromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	cred, err := entra.CredentialFromEnv(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred, Logger: log, MaxRetries: 10})
+	return dir, groups, err
+}
+
+// Listen binds the webhook's address; URL is then known.
+func (h *Host) Listen() error {
+	l, err := net.Listen("tcp", h.o.Addr)
+	if err != nil {
+		return fmt.Errorf("stint: listen on %s: %w (choose another with --addr)", h.o.Addr, err)
+	}
+	h.listener = l
+	return nil
+}
+
+// URL is where the webhook receives events.
+func (h *Host) URL() string { return "http://" + h.listener.Addr().String() + "/events" }
+
+// Handled, when set before Run, receives the id of every message done with.
+func (h *Host) Handled() <-chan string {
+	if h.handled == nil {
+		h.handled = make(chan string, 4096)
+	}
+	return h.handled
+}
+
+// Run serves until ctx ends, then shuts down gracefully: the webhook stops
+// taking events, workers finish the messages they hold, and every accepted
+// event stays in the queue for the next start.
+func (h *Host) Run(ctx context.Context) error {
+	if h.listener == nil {
+		if err := h.Listen(); err != nil {
+			return err
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/events", h.Webhook)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errs := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(h.listener); !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+		}
+	}()
+	var wg sync.WaitGroup
+	for range h.o.Workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.work(ctx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); h.schedule(ctx) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	wg.Wait()
+	return err
+}
+
+// work takes messages from the queue until ctx ends. A message in hand is
+// finished with a context of its own, so shutdown never cuts one halfway.
+func (h *Host) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		msgs, err := h.Queue.Receive(ctx, 1)
+		if err != nil || len(msgs) == 0 {
+			if err != nil && ctx.Err() == nil {
+				h.o.Log.Error("stint: queue receive failed", "error", err.Error())
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		m := msgs[0]
+		mctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		if err := h.Events.Process(mctx, m.Message, h.Queue); err != nil {
+			if rerr := h.Queue.Retry(mctx, m, err); rerr != nil {
+				h.o.Log.Error("stint: could not reschedule a message; its lease will bring it back", "id", m.ID, "error", rerr.Error())
+			}
+		} else if err := h.Queue.Ack(mctx, m.ID); err != nil {
+			h.o.Log.Error("stint: could not acknowledge a message; it will be seen again as a duplicate", "id", m.ID, "error", err.Error())
+		} else if h.handled != nil {
+			select {
+			case h.handled <- m.ID:
+			default:
+			}
+		}
+		cancel()
+	}
+}
+
+// schedule runs the tick and the reconcile on their timers.
+func (h *Host) schedule(ctx context.Context) {
+	tick, reconcile := ticker(h.o.TickEvery), ticker(h.o.ReconcileEvery)
+	defer tick.Stop()
+	defer reconcile.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			h.sweep(ctx, "tick")
+		case <-reconcile.C:
+			h.sweep(ctx, "reconcile")
+		}
+	}
+}
+
+func (h *Host) sweep(ctx context.Context, mode string) {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if _, err := h.Sweeper.Run(sctx, sweep.Input{Mode: mode}); err != nil {
+		h.o.Log.Error("stint: sweep failed", "mode", mode, "error", err.Error())
+	}
+}
+
+func ticker(every time.Duration) *time.Ticker {
+	if every <= 0 {
+		t := time.NewTicker(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTicker(every)
+}
+
+// Close releases what Open took.
+func (h *Host) Close() {
+	for i := len(h.closers) - 1; i >= 0; i-- {
+		h.closers[i]()
+	}
+	h.closers = nil
+}

@@ -1,0 +1,117 @@
+package embedded_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/pkg/queue/embedded"
+)
+
+func open(t *testing.T, path string, o embedded.Options) (*sqlite.Ledger, *embedded.Queue) {
+	t.Helper()
+	l, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := embedded.Open(context.Background(), l.DB(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, q
+}
+
+func msg(id, group string) engagement.Message {
+	return engagement.Message{ID: id, Group: group, Body: []byte(`{"id":"` + id + `"}`)}
+}
+
+func ids(ms []embedded.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func TestOrderPerContractorAndLeases(t *testing.T) {
+	ctx := context.Background()
+	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{Visibility: 200 * time.Millisecond})
+	defer l.Close()
+	for _, m := range []engagement.Message{msg("a1", "a"), msg("b1", "b"), msg("a2", "a"), msg("a1", "a")} {
+		if err := q.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := q.Len(ctx); n != 3 {
+		t.Errorf("Len = %d, want 3: a queued id again is not added", n)
+	}
+	got, _ := q.Receive(ctx, 10)
+	if fmt.Sprint(ids(got)) != "[a1 b1]" {
+		t.Fatalf("first receive = %v, want the head of each contractor: [a1 b1]", ids(got))
+	}
+	if again, _ := q.Receive(ctx, 10); len(again) != 0 {
+		t.Errorf("while a1 is leased, a2 must wait; got %v", ids(again))
+	}
+	q.Ack(ctx, "a1")
+	if next, _ := q.Receive(ctx, 10); fmt.Sprint(ids(next)) != "[a2]" {
+		t.Errorf("after a1 is acknowledged: %v, want [a2]", ids(next))
+	}
+	time.Sleep(250 * time.Millisecond) // b1's and a2's leases end: as after a crash
+	back, _ := q.Receive(ctx, 10)
+	if fmt.Sprint(ids(back)) != "[b1 a2]" || back[0].Attempts != 2 {
+		t.Errorf("after the leases end: %v (attempts %d), want b1 and a2 again, second attempt", ids(back), back[0].Attempts)
+	}
+}
+
+func TestRetryBacksOffThenDeadLetters(t *testing.T) {
+	ctx := context.Background()
+	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{MaxAttempts: 2, Backoff: 100 * time.Millisecond})
+	defer l.Close()
+	q.Enqueue(ctx, msg("x", "g"))
+	m, _ := q.Receive(ctx, 1)
+	q.Retry(ctx, m[0], errors.New("graph: 503"))
+	if got, _ := q.Receive(ctx, 1); len(got) != 0 {
+		t.Error("a retried message came back before its backoff")
+	}
+	time.Sleep(150 * time.Millisecond)
+	m, _ = q.Receive(ctx, 1)
+	if len(m) != 1 {
+		t.Fatal("the retried message did not come back after its backoff")
+	}
+	q.Retry(ctx, m[0], fault.Errorf(fault.Transient, "graph: 503"))
+	dead, _ := q.DeadLetters(ctx)
+	if len(dead) != 1 || dead[0].ID != "x" || dead[0].Attempts != 2 || dead[0].Code != "transient" {
+		t.Fatalf("dead letters = %+v, want x after 2 attempts", dead)
+	}
+	if n, _ := q.Len(ctx); n != 0 {
+		t.Errorf("Len = %d, want 0", n)
+	}
+	if err := q.Replay(ctx, dead[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := q.Receive(ctx, 1); len(got) != 1 || got[0].ID != "x" {
+		t.Errorf("after replay: %v, want x queued again", ids(got))
+	}
+	if err := q.Drop(ctx, 999); !fault.Is(err, fault.NotFound) {
+		t.Errorf("Drop(unknown) = %v, want not found", err)
+	}
+}
+
+func TestSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	l, q := open(t, path, embedded.Options{})
+	q.Enqueue(ctx, msg("kept", "g"))
+	l.Close()
+	l, q = open(t, path, embedded.Options{})
+	defer l.Close()
+	if got, _ := q.Receive(ctx, 1); len(got) != 1 || got[0].ID != "kept" || string(got[0].Body) != `{"id":"kept"}` {
+		t.Errorf("after reopening: %v, want the queued message", ids(got))
+	}
+}

@@ -1,0 +1,205 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/pkg/queue/embedded"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/webhook"
+)
+
+// serveProc is one `stint serve` process.
+type serveProc struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func startServe(tb testing.TB, data, addr string) *serveProc {
+	tb.Helper()
+	cmd := exec.Command(build(tb, "stint"), "serve", "--data", data, "--addr", addr, "--lease", "5s")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AZURE_") && !strings.HasPrefix(kv, "STINT_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	p := &serveProc{cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.out.String(), "stint: serving against the sandbox tenant") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			tb.Fatalf("stint serve did not start:\n%s", p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// Killing stint serve with SIGKILL in the middle of a stream of 1,000
+// events and starting it again ends with all 1,000 applied exactly once. The
+// sender behaves as an HR system does: it sends again whatever was not
+// answered 202.
+func TestServeSurvivesSIGKILL(t *testing.T) {
+	data := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	serve := startServe(t, data, addr)
+	secretBytes, err := os.ReadFile(filepath.Join(data, "webhook-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(secretBytes))
+
+	const contractors = 500 // a start and an extension each: 1,000 events
+	now := time.Now()
+	var bodies [][]byte
+	for i := range contractors {
+		email, eng := fmt.Sprintf("k%03d@vendor.example", i), fmt.Sprintf("ENG-K%03d", i)
+		bodies = append(bodies,
+			evt(fmt.Sprintf("k-s-%03d", i), "started", eng, email, now.Add(-2*time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}),
+			evt(fmt.Sprintf("k-x-%03d", i), "extended", eng, email, now.Add(-time.Minute), map[string]any{"endsAt": ts(now.Add(48 * time.Hour))}))
+	}
+	url := "http://" + addr + "/events"
+	accepted := make(chan int, len(bodies))
+	go func() {
+		for i, b := range bodies {
+			for {
+				h, _ := webhook.Sign(secret, fmt.Sprint("d-", i), time.Now(), b)
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+				req.Header = h
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusAccepted {
+						break
+					}
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			accepted <- i
+		}
+		close(accepted)
+	}()
+	for n := 0; n < 400; n++ {
+		<-accepted
+	}
+	if err := serve.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	serve.cmd.Wait()
+	serve = startServe(t, data, addr)
+	for range accepted {
+	}
+	ctx := context.Background()
+	ledger, err := sqlite.Open(ctx, filepath.Join(data, "stint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ledger.Close()
+	queue, err := embedded.Open(ctx, ledger.DB(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n, err := queue.Len(ctx)
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still queued after 2 minutes\n%s", n, tail(serve.out.String()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	serve.cmd.Process.Signal(syscall.SIGTERM)
+	if err := serve.cmd.Wait(); err != nil {
+		t.Errorf("stint serve after SIGTERM: %v\n%s", err, tail(serve.out.String()))
+	}
+
+	if dead, _ := queue.DeadLetters(ctx); len(dead) != 0 {
+		t.Errorf("%d events dead-lettered, first: %+v", len(dead), dead[0])
+	}
+	applied := map[string]int{}
+	trail, _ := ledger.Audit(ctx, engagement.AuditQuery{})
+	for _, a := range trail {
+		if a.Action == "event.applied" || a.Action == "event.applied_out_of_order" || a.Action == "event.stale" {
+			applied[a.EventID]++
+		}
+	}
+	f, err := os.Open(filepath.Join(data, "sandbox.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tenant := sandbox.New(sandbox.Options{})
+	if err := tenant.Load(f); err != nil {
+		t.Fatal(err)
+	}
+	invited := map[string]int{}
+	for _, inv := range tenant.Invitations() {
+		invited[strings.ToLower(inv.InvitedUserEmailAddress)]++
+	}
+	members := map[string]bool{}
+	for _, id := range tenant.Members("5a11d0c0-5717-4e5d-8000-0000000000c1") {
+		members[id] = true
+	}
+	for i := range contractors {
+		email, eng := fmt.Sprintf("k%03d@vendor.example", i), fmt.Sprintf("ENG-K%03d", i)
+		rec, err := ledger.Engagement(ctx, eng)
+		if err != nil || len(rec.EventIDs) != 2 || !rec.EndsAt.Equal(now.Add(48*time.Hour).Truncate(time.Second)) {
+			t.Errorf("%s: %+v, %v; want both events applied once, the extended end", eng, rec.EventIDs, err)
+			continue
+		}
+		for _, id := range rec.EventIDs {
+			if applied[id] != 1 {
+				t.Errorf("event %s applied %d times, want once", id, applied[id])
+			}
+		}
+		u, ok := tenant.UserByMail(email)
+		if !ok || invited[email] != 1 || !members[u.ID] {
+			t.Errorf("%s: in tenant %v, invited %d times, member %v; want invited once and a member", email, ok, invited[email], members[u.ID])
+		}
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return "…" + s[len(s)-3000:]
+	}
+	return s
+}
