@@ -40,7 +40,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func startServe(tb testing.TB, data, addr string) *serveProc {
+func startServe(tb testing.TB, data, addr string, extra ...string) *serveProc {
 	tb.Helper()
 	cmd := exec.Command(build(tb, "stint"), "serve", "--data", data, "--addr", addr, "--lease", "5s")
 	var env []string
@@ -49,14 +49,18 @@ func startServe(tb testing.TB, data, addr string) *serveProc {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = env
+	cmd.Env = append(env, extra...)
+	want := "stint: serving against the sandbox tenant"
+	if len(extra) > 0 {
+		want = "stint: serving against tenant "
+	}
 	p := &serveProc{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.out.String(), "stint: serving against the sandbox tenant") {
+	for !strings.Contains(p.out.String(), want) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			tb.Fatalf("stint serve did not start:\n%s", p.out)
@@ -194,6 +198,57 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 		if !ok || invited[email] != 1 || !members[u.ID] {
 			t.Errorf("%s: in tenant %v, invited %d times, member %v; want invited once and a member", email, ok, invited[email], members[u.ID])
 		}
+	}
+}
+
+// With AZURE_TENANT_ID set, stint serve works against that tenant — here a
+// sandbox served by the test, reached like a real one through the AZURE_*
+// variables, SSL_CERT_FILE and STINT_GRAPH_ENDPOINT.
+func TestServeAgainstAConfiguredTenant(t *testing.T) {
+	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
+	srv, err := tenant.StartTLS("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	tenant.WriteCA(ca)
+	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
+	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	serve := startServe(t, filepath.Join(dir, "data"), addr,
+		"SSL_CERT_FILE="+ca, "AZURE_AUTHORITY_HOST="+srv.URL, "AZURE_TENANT_ID="+tenantID, "AZURE_CLIENT_ID="+clientID,
+		"AZURE_CLIENT_SECRET="+secret, "STINT_GRAPH_ENDPOINT="+srv.URL, "STINT_GROUPS=contractor-access="+g.ID,
+		"STINT_WEBHOOK_SECRET="+webhookSecret)
+	defer func() { serve.cmd.Process.Signal(syscall.SIGTERM); serve.cmd.Wait() }()
+	if !strings.Contains(serve.out.String(), "against tenant "+tenantID) {
+		t.Errorf("first line: %s", serve.out)
+	}
+	now := time.Now()
+	body := evt("real-1", "started", "ENG-R", "rae@partner.example", now, map[string]any{"endsAt": ts(now.Add(time.Hour))})
+	h, _ := webhook.Sign(webhookSecret, "d-real", now, body)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/events", bytes.NewReader(body))
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("post: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if u, ok := tenant.UserByMail("rae@partner.example"); ok && len(tenant.Members(g.ID)) == 1 && tenant.Members(g.ID)[0] == u.ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event did not reach the tenant\n%s", tail(serve.out.String()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "sandbox.json")); !os.IsNotExist(err) {
+		t.Error("stint serve started its own sandbox despite AZURE_TENANT_ID")
 	}
 }
 

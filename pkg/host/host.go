@@ -26,12 +26,12 @@ import (
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
-	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/webhook"
+	"github.com/stintdev/stint/pkg/wire"
 	"github.com/stintdev/stint/pkg/worker"
 )
 
@@ -97,7 +97,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	}
 	var dir engagement.Directory
 	if os.Getenv("AZURE_TENANT_ID") != "" {
-		dir, h.Groups, err = realTenant(ctx, o.Log)
+		dir, h.Groups, err = wire.Directory(o.Log, 10)
 	} else {
 		dir, h.Groups, err = h.startSandbox(ctx)
 	}
@@ -109,7 +109,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		h.Close()
 		return nil, err
 	}
-	if err := h.settings(ctx, dir); err != nil {
+	if err := h.settings(dir); err != nil {
 		h.Close()
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 }
 
 // settings builds the handlers from the configuration.
-func (h *Host) settings(ctx context.Context, dir engagement.Directory) error {
+func (h *Host) settings(dir engagement.Directory) error {
 	defaults, err := config.DefaultAccess(h.Groups)
 	if err != nil {
 		return err
@@ -152,7 +152,6 @@ func (h *Host) settings(ctx context.Context, dir engagement.Directory) error {
 	h.Sweeper = &sweep.Sweeper{Ledger: h.Ledger, Directory: dir, Worker: h.Events, Groups: h.Groups, GhostGrace: grace,
 		ReportGhosts: report, UnredeemedAfter: unredeemed, Log: h.o.Log, Now: time.Now}
 	h.Webhook = &webhook.Handler{Verifier: verifier, Queue: h.Queue, AccessKeys: config.Keys(h.Groups), Log: h.o.Log}
-	_ = ctx
 	return nil
 }
 
@@ -175,24 +174,6 @@ func (h *Host) webhookSecret() (string, error) {
 		return "", fmt.Errorf("stint: save the webhook secret: %w", err)
 	}
 	return secret, nil
-}
-
-// realTenant wires the Graph adapter from the standard variables.
-func realTenant(ctx context.Context, log *slog.Logger) (engagement.Directory, map[string]string, error) {
-	groups, err := config.Groups()
-	if err != nil {
-		return nil, nil, err
-	}
-	endpoint, err := entra.EndpointFromEnv()
-	if err != nil {
-		return nil, nil, err
-	}
-	cred, err := entra.CredentialFromEnv(nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	dir, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred, Logger: log, MaxRetries: 10})
-	return dir, groups, err
 }
 
 // Listen binds the webhook's address; URL is then known.

@@ -20,7 +20,7 @@ import (
 // every allow-listed group and refusing role-assignable ones), ledger.
 // maxRetries bounds Graph retries (0 for the adapter's default).
 func Handler(ctx context.Context, log *slog.Logger, maxRetries int) (*worker.Handler, error) {
-	groups, err := config.Groups()
+	dir, groups, err := Directory(log, maxRetries)
 	if err != nil {
 		return nil, err
 	}
@@ -33,18 +33,6 @@ func Handler(ctx context.Context, log *slog.Logger, maxRetries int) (*worker.Han
 		return nil, err
 	}
 	store, err := config.Required("STINT_STORE", "sqlite:///path/to/stint.db or dynamodb://table")
-	if err != nil {
-		return nil, err
-	}
-	endpoint, err := entra.EndpointFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	cred, err := entra.CredentialFromEnv(nil)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred, Logger: log, MaxRetries: maxRetries})
 	if err != nil {
 		return nil, err
 	}
@@ -65,4 +53,27 @@ func Handler(ctx context.Context, log *slog.Logger, maxRetries int) (*worker.Han
 			SendInvitation: send, RedirectURL: redirect,
 		},
 	}, nil
+}
+
+// Directory builds the Graph adapter from STINT_GRAPH_ENDPOINT and the
+// AZURE_* variables, and reads the allow-list (STINT_GROUPS). It makes no
+// request.
+func Directory(log *slog.Logger, maxRetries int) (*entra.Client, map[string]string, error) {
+	groups, err := config.Groups()
+	if err != nil {
+		return nil, nil, err
+	}
+	endpoint, err := entra.EndpointFromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	cred, err := entra.CredentialFromEnv(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred, Logger: log, MaxRetries: maxRetries})
+	if err != nil {
+		return nil, nil, err
+	}
+	return dir, groups, nil
 }
