@@ -53,8 +53,10 @@ const (
 	Ended   Status = "ended"
 )
 
-// Stamp orders events: by time, then by id so that equal times still give
-// one order everywhere.
+// Stamp orders events: by time; at equal times an end outranks an
+// extension, which outranks a start (so a termination recorded in the same
+// second as a start wins); then by id, so that any two events have one
+// order everywhere.
 type Stamp struct {
 	Time    time.Time  `json:"time"`
 	EventID string     `json:"eventId"`
@@ -63,10 +65,25 @@ type Stamp struct {
 
 // After reports whether s is newer than o. The zero Stamp is older than all.
 func (s Stamp) After(o Stamp) bool {
-	if !s.Time.Equal(o.Time) {
+	switch {
+	case !s.Time.Equal(o.Time):
 		return s.Time.After(o.Time)
+	case rank(s.Type) != rank(o.Type):
+		return rank(s.Type) > rank(o.Type)
 	}
 	return s.EventID > o.EventID
+}
+
+func rank(t event.Type) int {
+	switch t {
+	case event.Ended:
+		return 3
+	case event.Extended:
+		return 2
+	case event.Started:
+		return 1
+	}
+	return 0
 }
 
 // IsZero reports whether no event has set the register.

@@ -195,6 +195,16 @@ func TestMergeRules(t *testing.T) {
 			},
 		},
 		{
+			name:   "at equal times an end outranks a start, whatever the ids",
+			events: []event.Event{ended("a-end", d(-1), nil), started("z-start", d(-1), d(-2), d(30))},
+			last:   engagement.AppliedOutOfOrder,
+			want: func(t *testing.T, e engagement.Engagement) {
+				if e.StatusAt(now) != engagement.Ended {
+					t.Errorf("status %s, want ended: the termination wins the tie", e.StatusAt(now))
+				}
+			},
+		},
+		{
 			name: "equal times are ordered by event id",
 			events: []event.Event{
 				extended("b", d(-1), d(60)), extended("a", d(-1), d(50)), started("s", d(-2), d(-2), d(30)),

@@ -58,13 +58,13 @@ func TestArrivalOrderDoesNotMatter(t *testing.T) {
 			status: map[float64]engagement.Status{-10: engagement.Active, 0: engagement.Active},
 		},
 		{
-			name: "same time for extension and end, ordered by id",
+			name: "same time for extension and end: the end wins",
 			events: []event.Event{
 				started("s", d(-30), d(-30), d(10)),
-				ended("e", d(-5), nil),
 				extended("x", d(-5), d(40)),
+				ended("e", d(-5), nil),
 			},
-			status: map[float64]engagement.Status{0: engagement.Active},
+			status: map[float64]engagement.Status{-10: engagement.Active, 0: engagement.Ended},
 		},
 	}
 	for _, sc := range scenarios {

@@ -220,8 +220,11 @@ func (h *Host) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); h.work(ctx) }()
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); h.schedule(ctx) }()
+	// The tick and the reconcile run on their own schedules: a long
+	// reconcile must not hold up a minute's expiries.
+	wg.Add(2)
+	go func() { defer wg.Done(); h.schedule(ctx, "tick", h.o.TickEvery) }()
+	go func() { defer wg.Done(); h.schedule(ctx, "reconcile", h.o.ReconcileEvery) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -267,19 +270,20 @@ func (h *Host) work(ctx context.Context) {
 	}
 }
 
-// schedule runs the tick and the reconcile on their timers.
-func (h *Host) schedule(ctx context.Context) {
-	tick, reconcile := ticker(h.o.TickEvery), ticker(h.o.ReconcileEvery)
-	defer tick.Stop()
-	defer reconcile.Stop()
+// schedule runs one sweep mode every period until ctx ends; a period of
+// zero or less turns it off.
+func (h *Host) schedule(ctx context.Context, mode string, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			h.sweep(ctx, "tick")
-		case <-reconcile.C:
-			h.sweep(ctx, "reconcile")
+		case <-t.C:
+			h.sweep(ctx, mode)
 		}
 	}
 }
@@ -290,15 +294,6 @@ func (h *Host) sweep(ctx context.Context, mode string) {
 	if _, err := h.Sweeper.Run(sctx, sweep.Input{Mode: mode}); err != nil {
 		h.o.Log.Error("stint: sweep failed", "mode", mode, "error", err.Error())
 	}
-}
-
-func ticker(every time.Duration) *time.Ticker {
-	if every <= 0 {
-		t := time.NewTicker(time.Hour)
-		t.Stop()
-		return t
-	}
-	return time.NewTicker(every)
 }
 
 // Close releases what Open took.

@@ -110,6 +110,12 @@ func (s *Sweeper) Run(ctx context.Context, in Input) (Summary, error) {
 		return Summary{}, fmt.Errorf(`sweep: mode %q: want {"mode":"tick"} or {"mode":"reconcile"}`, in.Mode)
 	}
 	sum.Seconds = time.Since(start).Seconds()
+	if in.DryRun {
+		// A dry run writes nothing, the audit trail included: its summary
+		// is the answer and the log line.
+		s.Log.InfoContext(ctx, "sweep: dry run", "mode", sum.Mode, "summary", sum)
+		return sum, err
+	}
 	s.record(ctx, sum)
 	return sum, err
 }

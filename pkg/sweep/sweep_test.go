@@ -342,3 +342,71 @@ func hasReason(sum sweep.Summary, uid, action, reason string) bool {
 		return a.UserID == uid && a.Action == action && strings.Contains(a.Reason, reason)
 	})
 }
+
+// An end whose directory step fails is still recorded: a reconcile must not
+// give the access back, and the tick retries the block with a backoff.
+func TestFailedEndIsRecordedAndRetriedNotUndone(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "fay@partner.example", e.at(-5), e.at(60))
+	fay, _ := e.tenant.UserByMail("fay@partner.example")
+	e.now = e.at(0)
+	// Graph refuses to block (as it does for a guest holding an admin role).
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/$batch", Status: 403})
+	end := event.Event{SpecVersion: "1.0", ID: "end-fay", Source: "hr/test", Type: event.Ended, Time: e.now, Subject: "ENG-fay",
+		Data: event.Data{EngagementID: "ENG-fay", Contractor: event.Contractor{Email: "fay@partner.example"}}}
+	if _, err := e.worker.HandleEvent(context.Background(), end); err == nil {
+		t.Fatal("HandleEvent succeeded though the block was refused")
+	}
+	rec, _ := e.ledger.Engagement(context.Background(), "ENG-fay")
+	if !rec.EndsAt.Equal(e.now) || rec.Seen("end-fay") {
+		t.Errorf("record: ends %v, seen %v; want the end recorded and the event not marked seen (so it can be replayed)", rec.EndsAt, rec.Seen("end-fay"))
+	}
+	e.tenant.ClearFaults()
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/$batch", Status: 403})
+	e.now = e.at(0.01)
+	sum, _ := e.run(t, "reconcile", false)
+	if slices.Contains(e.tenant.Members(e.groups["contractor-access"]), fay.ID) || sum.Added != 0 {
+		t.Errorf("the reconcile gave the ended contractor her group back: %+v", sum)
+	}
+	tick, _ := e.run(t, "tick", false)
+	if tick.Errors != 1 {
+		t.Errorf("tick while Graph still refuses: %+v, want one failure", tick)
+	}
+	if again, reqs := e.run(t, "tick", false); again.Errors != 0 || len(reqs) != 0 {
+		t.Errorf("a tick within the backoff: %+v, %d requests; want the contractor left alone", again, len(reqs))
+	}
+	e.tenant.ClearFaults()
+	e.now = e.at(0.01).Add(2 * time.Minute)
+	if sum, _ := e.run(t, "tick", false); sum.Errors != 0 || sum.Expired != 1 || sum.Disabled != 1 {
+		t.Errorf("tick after the backoff, Graph willing: %+v, want expired and blocked", sum)
+	}
+	if u, _ := e.tenant.User(fay.ID); u.AccountEnabled {
+		t.Error("still enabled after the tick")
+	}
+}
+
+// Two settles of one contractor are serialised by the contractor record:
+// the tick acting on a stale list of engagements loses and starts again.
+func TestSettleAlwaysWritesTheContractor(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "gil@partner.example", e.at(-1), e.at(60))
+	before, _ := e.ledger.Contractor(context.Background(), "gil@partner.example")
+	if _, err := e.worker.Settle(context.Background(), "gil@partner.example", "stint:test"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.ledger.Contractor(context.Background(), "gil@partner.example")
+	if after.Version != before.Version+1 {
+		t.Errorf("contractor version %d → %d: a settle with nothing to do must still write it", before.Version, after.Version)
+	}
+}
+
+func TestDryRunWritesNoAudit(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	before, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
+	e.run(t, "reconcile", true)
+	e.run(t, "tick", true)
+	after, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
+	if len(after) != len(before) {
+		t.Errorf("dry runs appended %d audit entries", len(after)-len(before))
+	}
+}

@@ -2,6 +2,9 @@ package sweep
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -10,6 +13,23 @@ import (
 
 // tickPage is how many due records one ledger query returns.
 const tickPage = 500
+
+// retryPrefix marks contractors the tick failed to settle, with the number
+// of failures and when to try again: "3 2026-11-22T10:00:00Z". The wait
+// doubles from a minute to an hour, so a contractor that cannot be settled
+// (a permission missing, an account Graph refuses to block) costs one try
+// an hour, not one a minute.
+const retryPrefix = "tick/retry/"
+
+func parseRetry(v string) (attempts int, next time.Time) {
+	n, at, ok := strings.Cut(v, " ")
+	if !ok {
+		return 0, time.Time{}
+	}
+	attempts, _ = strconv.Atoi(n)
+	next, _ = time.Parse(time.RFC3339, at)
+	return attempts, next
+}
 
 // Tick settles every contractor with a due engagement: a start that has
 // come (add to groups, re-enable what stint disabled) or an end that has
@@ -31,6 +51,10 @@ func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 		}
 	}
 	sum.Examined = len(due)
+	retry, err := s.Ledger.Marks(ctx, retryPrefix)
+	if err != nil {
+		return sum, err
+	}
 	seen := map[string]bool{}
 	for _, e := range due {
 		if seen[e.Contractor] {
@@ -45,12 +69,23 @@ func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 			s.previewTick(ctx, e.Contractor, now, &sum)
 			continue
 		}
+		attempts, next := parseRetry(retry[retryPrefix+e.Contractor])
+		if now.Before(next) {
+			continue // failed recently: left alone until its backoff ends
+		}
 		settled, err := s.Worker.Settle(ctx, e.Contractor, "stint:tick")
 		if err != nil {
 			sum.Errors++
-			sum.note(Account{Contractor: e.Contractor, Action: "failed", Reason: err.Error()})
-			s.Log.WarnContext(ctx, "sweep: tick could not settle a contractor", "contractor", e.Contractor, "code", string(fault.CodeOf(err)), "error", err.Error())
+			wait := min(time.Minute<<min(attempts, 6), time.Hour)
+			sum.note(Account{Contractor: e.Contractor, Action: "failed", Reason: fmt.Sprintf("%v (next try after %s)", err, wait)})
+			s.Log.WarnContext(ctx, "sweep: tick could not settle a contractor", "contractor", e.Contractor, "code", string(fault.CodeOf(err)), "error", err.Error(), "retry_in", wait.String())
+			if merr := s.Ledger.SetMark(ctx, retryPrefix+e.Contractor, fmt.Sprintf("%d %s", attempts+1, now.Add(wait).UTC().Format(time.RFC3339))); merr != nil {
+				s.Log.WarnContext(ctx, "sweep: backoff not recorded", "contractor", e.Contractor, "error", merr.Error())
+			}
 			continue
+		}
+		if _, ok := retry[retryPrefix+e.Contractor]; ok {
+			s.Ledger.DeleteMark(ctx, retryPrefix+e.Contractor)
 		}
 		count(&sum, e.Contractor, settled.Plan, settled.Moved, "")
 	}

@@ -23,6 +23,7 @@ func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engage
 		log = append(log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
 	}
 	dir := h.Directory
+	invited := false
 	if plan.EnsureUser {
 		u, err := dir.FindUser(ctx, e.Email)
 		switch {
@@ -32,6 +33,7 @@ func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engage
 			if err != nil {
 				return c, log, err
 			}
+			invited = true
 			note("user.invited", "invited %s as guest %s (invitation email sent: %v)", e.Email, u.ID, h.Settings.SendInvitation)
 		case err != nil:
 			return c, log, err
@@ -44,6 +46,25 @@ func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engage
 		// Nothing granted and nobody to block: the plan has no work left.
 		return c, log, nil
 	}
+	for _, key := range plan.Add {
+		gid, ok := h.Settings.Groups[key]
+		if !ok {
+			return c, log, fault.Errorf(fault.Invalid, "access key %q is not configured in STINT_GROUPS", key)
+		}
+		if err := dir.AddMember(ctx, gid, c.UserID); err != nil {
+			if invited && fault.Is(err, fault.NotFound) {
+				// A guest invited a moment ago may not have reached every
+				// directory replica yet: worth another try, not a dead letter.
+				err = fault.Wrap(fault.Transient, err)
+			}
+			return c, log, err
+		}
+		c.Granted = append(c.Granted, key)
+		note("group.added", "added to %s (%s)", key, gid)
+	}
+	// Re-enabled only once the groups are in place, and recorded at once:
+	// a failure before leaves the account blocked (safe), and never an
+	// enabled account that stint believes blocked.
 	if plan.Unblock {
 		if c.DisabledByStint || memo.disabledByStint {
 			if err := dir.SetAccountEnabled(ctx, c.UserID, true); err != nil {
@@ -52,17 +73,6 @@ func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engage
 			note("account.enabled", "re-enabled sign-in: stint had blocked it")
 		}
 		c.Blocked, c.DisabledByStint, memo.disabledByStint = false, false, false
-	}
-	for _, key := range plan.Add {
-		gid, ok := h.Settings.Groups[key]
-		if !ok {
-			return c, log, fault.Errorf(fault.Invalid, "access key %q is not configured in STINT_GROUPS", key)
-		}
-		if err := dir.AddMember(ctx, gid, c.UserID); err != nil {
-			return c, log, err
-		}
-		c.Granted = append(c.Granted, key)
-		note("group.added", "added to %s (%s)", key, gid)
 	}
 	for _, key := range plan.Remove {
 		gid, ok := h.Settings.Groups[key]
@@ -81,6 +91,10 @@ func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engage
 	if plan.Block {
 		if c.Guest {
 			wasEnabled, err := dir.BlockSignIn(ctx, c.UserID)
+			if fault.Is(err, fault.NotFound) {
+				note("account.gone", "the account no longer exists in the directory: nothing to block")
+				err = nil
+			}
 			if err != nil {
 				return c, log, err
 			}

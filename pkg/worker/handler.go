@@ -102,8 +102,13 @@ func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	s, err := h.settle(ctx, next.Contractor, replace(engs, next), now, memo, next.ID)
+	s, err := h.settle(ctx, next.Contractor, replace(engs, next), now, memo, next.ID, ev.ID)
 	if err != nil {
+		if !errors.Is(err, errLedgerConflict) {
+			entries := append([]engagement.AuditEntry{{Action: "event.failed", Detail: fmt.Sprintf(
+				"%s; the directory is not done (%v); the desired state is recorded and will be retried", outcome, err)}}, s.Changes...)
+			h.audit(ctx, ev, entries...)
+		}
 		return Result{Outcome: outcome, Plan: s.Plan}, err
 	}
 	stored, _ := find(s.Engagements, next.ID)
@@ -137,7 +142,7 @@ func (h *Handler) Settle(ctx context.Context, contractor, actor string) (Settlem
 		if engs, err = h.Ledger.ContractorEngagements(ctx, contractor); err != nil {
 			return s, err
 		}
-		s, err = h.settle(ctx, contractor, engs, h.Now(), memo, "")
+		s, err = h.settle(ctx, contractor, engs, h.Now(), memo, "", "")
 		if !errors.Is(err, errLedgerConflict) {
 			break
 		}
@@ -161,10 +166,15 @@ func (h *Handler) Settle(ctx context.Context, contractor, actor string) (Settlem
 }
 
 // settle plans over all the contractor's engagements, carries the plan out,
-// and stores the contractor, the engagement dirty (changed by an event; ""
-// for none) and every engagement whose applied State changed. A lost
-// optimistic write returns errLedgerConflict.
-func (h *Handler) settle(ctx context.Context, contractor string, engs []engagement.Engagement, now time.Time, memo *memory, dirty string) (Settlement, error) {
+// and stores the contractor, the engagement dirty (changed by the event
+// eventID; "" for none) and every engagement whose applied State changed. A
+// lost optimistic write returns errLedgerConflict.
+//
+// The contractor record is written on every settle, even with nothing to
+// do, so that two settles of one contractor (the tick and an event) are
+// serialised by its version: the loser starts again from fresh records
+// rather than acting on a stale list of engagements.
+func (h *Handler) settle(ctx context.Context, contractor string, engs []engagement.Engagement, now time.Time, memo *memory, dirty, eventID string) (Settlement, error) {
 	c, err := h.Ledger.Contractor(ctx, contractor)
 	if fault.Is(err, fault.NotFound) {
 		c, err = engagement.Contractor{Key: contractor}, nil
@@ -175,12 +185,11 @@ func (h *Handler) settle(ctx context.Context, contractor string, engs []engageme
 	s := Settlement{Plan: engagement.PlanAccess(c, engs, now)}
 	c, s.Changes, err = h.enforce(ctx, c, profile(engs), s.Plan, memo)
 	if err != nil {
+		h.saveProgress(ctx, c, engs, dirty, eventID)
 		return s, err
 	}
-	if !s.Plan.Empty() || c.Version == 0 {
-		if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
-			return s, conflictOr(err)
-		}
+	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
+		return s, conflictOr(err)
 	}
 	for _, e := range engs {
 		status := e.StatusAt(now)
@@ -200,6 +209,26 @@ func (h *Handler) settle(ctx context.Context, contractor string, engs []engageme
 		s.Engagements = append(s.Engagements, stored)
 	}
 	return s, nil
+}
+
+// saveProgress records what is known when the directory could not be
+// brought in line: the contractor as far as it got (a user invited, groups
+// added or removed), and the event's engagement with its new dates but its
+// applied State unchanged. The tick then sees the transition as due and
+// retries it, and a reconcile never restores access the event took away.
+// The event id is not marked seen, so a redelivery or a replay from the
+// dead letters runs the event again. Best effort: a write that fails here
+// leaves the records as they were, which is safe, only slower to converge.
+func (h *Handler) saveProgress(ctx context.Context, c engagement.Contractor, engs []engagement.Engagement, dirty, eventID string) {
+	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
+		h.Log.WarnContext(ctx, "worker: partial progress not recorded", "contractor", c.Key, "error", err.Error())
+	}
+	if e, ok := find(engs, dirty); ok && eventID != "" {
+		e.EventIDs = slices.DeleteFunc(slices.Clone(e.EventIDs), func(id string) bool { return id == eventID })
+		if _, err := h.Ledger.PutEngagement(ctx, e); err != nil {
+			h.Log.WarnContext(ctx, "worker: desired state not recorded", "engagement", e.ID, "error", err.Error())
+		}
+	}
 }
 
 // profile is the engagement whose contact details an invitation uses: the

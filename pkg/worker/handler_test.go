@@ -303,3 +303,33 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// An account is re-enabled only once its groups are in place: if adding
+// fails, it stays blocked, and stint's record says so.
+func TestReEnableComesAfterTheGroups(t *testing.T) {
+	e := newEnv(t)
+	e.handle(t, e.started("s1", e.day(-10), e.day(-10), e.day(90)))
+	base := e.now
+	e.now = base.Add(-5 * 24 * time.Hour)
+	e.handle(t, e.ev("e1", event.Ended, e.now, "ENG-1", nil))
+	e.now = base
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/groups/", Status: 403})
+	second := e.ev("s2", event.Started, e.day(-1), "ENG-2", func(d *event.Data) { s, end := e.day(-1), e.day(60); d.StartsAt, d.EndsAt = &s, &end })
+	if _, err := e.handler.HandleEvent(context.Background(), second); !fault.Is(err, fault.Unauthorized) {
+		t.Fatalf("HandleEvent with adds refused = %v, want unauthorized", err)
+	}
+	if ana := e.ana(t); ana.AccountEnabled {
+		t.Error("the account was re-enabled though it got no group")
+	}
+	c, _ := e.ledger.Contractor(context.Background(), "ana@partner.example")
+	if !c.Blocked || !c.DisabledByStint {
+		t.Errorf("contractor record %+v: want still blocked by stint", c)
+	}
+	e.tenant.ClearFaults()
+	if _, err := e.handler.HandleEvent(context.Background(), second); err != nil {
+		t.Fatalf("the same event again, Graph willing: %v", err)
+	}
+	if ana := e.ana(t); !ana.AccountEnabled || !slices.Equal(e.memberOf(ana.ID), []string{"contractor-access"}) {
+		t.Errorf("after the retry: enabled %v, groups %v", ana.AccountEnabled, e.memberOf(ana.ID))
+	}
+}
