@@ -52,9 +52,16 @@ func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engage
 			return c, log, fault.Errorf(fault.Invalid, "access key %q is not configured in STINT_GROUPS", key)
 		}
 		if err := dir.AddMember(ctx, gid, c.UserID); err != nil {
-			if invited && fault.Is(err, fault.NotFound) {
+			switch {
+			case invited && fault.Is(err, fault.NotFound):
 				// A guest invited a moment ago may not have reached every
 				// directory replica yet: worth another try, not a dead letter.
+				err = fault.Wrap(fault.Transient, err)
+			case fault.Is(err, fault.NotFound):
+				// The account stint knew was deleted: forget it, so the next
+				// try looks the person up (and invites them) afresh.
+				note("user.gone", "account %s no longer exists; it will be looked up again", c.UserID)
+				c.UserID = ""
 				err = fault.Wrap(fault.Transient, err)
 			}
 			return c, log, err

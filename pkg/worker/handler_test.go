@@ -333,3 +333,27 @@ func TestReEnableComesAfterTheGroups(t *testing.T) {
 		t.Errorf("after the retry: enabled %v, groups %v", ana.AccountEnabled, e.memberOf(ana.ID))
 	}
 }
+
+// An account deleted behind stint's back is looked up (and invited) afresh
+// on the next try, rather than failing forever on its old id.
+func TestDeletedAccountIsLookedUpAgain(t *testing.T) {
+	e := newEnv(t)
+	e.handle(t, e.started("s1", e.day(-1), e.day(-1), e.day(30)))
+	c, _ := e.ledger.Contractor(context.Background(), "ana@partner.example")
+	c.UserID = "00000000-0000-0000-0000-00000000dead" // as if the account had been deleted
+	c.Granted = nil
+	if _, err := e.ledger.PutContractor(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	second := e.ev("s2", event.Started, e.day(0), "ENG-2", func(d *event.Data) { s, end := e.day(0), e.day(60); d.StartsAt, d.EndsAt = &s, &end })
+	if _, err := e.handler.HandleEvent(context.Background(), second); !fault.Is(err, fault.Transient) {
+		t.Fatalf("with a vanished account: %v, want a transient failure", err)
+	}
+	if _, err := e.handler.HandleEvent(context.Background(), second); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	c, _ = e.ledger.Contractor(context.Background(), "ana@partner.example")
+	if c.UserID != e.ana(t).ID || !slices.Equal(e.memberOf(c.UserID), []string{"contractor-access"}) {
+		t.Errorf("contractor %+v, want the real account found again and added", c)
+	}
+}
