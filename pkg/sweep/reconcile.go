@@ -187,7 +187,6 @@ func (s *Sweeper) reconcileGroup(ctx context.Context, key string, d desired, mar
 		default:
 			remove = append(remove, Account{UserID: u.ID, Contractor: c.Key, Group: key, Action: "remove",
 				Reason: fmt.Sprintf("ghost: %s held %s with no active engagement for the whole grace period (since %s)", who, key, stamp(since))})
-			delete(seen, mark) // handled: the mark goes
 		}
 	}
 	var add []Account
@@ -202,27 +201,34 @@ func (s *Sweeper) reconcileGroup(ctx context.Context, key string, d desired, mar
 			d.settle[contractor] = true // a start the tick has not reached yet
 		}
 	}
-	s.apply(ctx, gid, remove, dryRun, sum, s.Directory.RemoveMembers, func() { sum.Removed++ })
+	removed := s.apply(ctx, gid, remove, dryRun, sum, s.Directory.RemoveMembers, func() { sum.Removed++ })
 	s.apply(ctx, gid, add, dryRun, sum, s.Directory.AddMembers, func() { sum.Added++ })
-	if !dryRun {
-		for _, a := range remove {
-			_ = s.Ledger.DeleteMark(ctx, ghostPrefix+gid+"/"+a.UserID)
+	// A ghost's first sighting goes only once it is really gone: one whose
+	// removal failed keeps its grace, and the next run tries again.
+	for _, uid := range removed {
+		mark := ghostPrefix + gid + "/" + uid
+		if _, ok := marks[mark]; ok {
+			if err := s.Ledger.DeleteMark(ctx, mark); err != nil {
+				return err
+			}
+			delete(seen, mark)
 		}
 	}
 	return nil
 }
 
-// apply carries out a bulk write (unless dryRun) and notes each account.
-func (s *Sweeper) apply(ctx context.Context, gid string, accounts []Account, dryRun bool, sum *Summary, write func(context.Context, string, []string) error, done func()) {
+// apply carries out a bulk write (unless dryRun), notes each account, and
+// returns the user ids it succeeded for.
+func (s *Sweeper) apply(ctx context.Context, gid string, accounts []Account, dryRun bool, sum *Summary, write func(context.Context, string, []string) error, done func()) []string {
 	if len(accounts) == 0 {
-		return
+		return nil
 	}
 	if dryRun {
 		for _, a := range accounts {
 			a.Action = "would " + a.Action
 			sum.note(a)
 		}
-		return
+		return nil
 	}
 	ids := make([]string, len(accounts))
 	for i, a := range accounts {
@@ -239,6 +245,7 @@ func (s *Sweeper) apply(ctx context.Context, gid string, accounts []Account, dry
 			failed[id] = err
 		}
 	}
+	var succeeded []string
 	for _, a := range accounts {
 		if ferr, ok := failed[a.UserID]; ok {
 			sum.Errors++
@@ -247,9 +254,11 @@ func (s *Sweeper) apply(ctx context.Context, gid string, accounts []Account, dry
 		} else {
 			a.Action = map[string]string{"remove": "removed", "add": "added"}[a.Action]
 			done()
+			succeeded = append(succeeded, a.UserID)
 		}
 		sum.note(a)
 	}
+	return succeeded
 }
 
 // progress logs a long run's progress at most every ProgressEvery.

@@ -410,3 +410,25 @@ func TestDryRunWritesNoAudit(t *testing.T) {
 		t.Errorf("dry runs appended %d audit entries", len(after)-len(before))
 	}
 }
+
+// A ghost whose removal fails keeps its first sighting: the next run
+// removes it, rather than starting a new grace period.
+func TestFailedGhostRemovalKeepsItsGrace(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	cg := e.groups["contractor-access"]
+	ghost := e.tenant.AddUser(sandbox.User{DisplayName: "Ghost", Mail: "ghost@old.example", UserType: "Guest", AccountEnabled: true})
+	if err := e.tenant.AddMember(cg, ghost.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, "reconcile", false) // first sighting
+	e.now = e.at(2)
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/$batch", Status: 403})
+	if sum, _ := e.run(t, "reconcile", false); sum.Errors != 1 || !slices.Contains(e.tenant.Members(cg), ghost.ID) {
+		t.Fatalf("removal under a 403: %+v, want one failure and the ghost still there", sum)
+	}
+	e.tenant.ClearFaults()
+	e.now = e.at(2.01)
+	if sum, _ := e.run(t, "reconcile", false); sum.Removed != 1 || slices.Contains(e.tenant.Members(cg), ghost.ID) {
+		t.Errorf("the run after the failure: %+v, want the ghost removed (its grace ran out days ago)", sum)
+	}
+}
