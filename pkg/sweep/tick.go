@@ -51,6 +51,9 @@ func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 		}
 	}
 	sum.Examined = len(due)
+	if len(due) == 0 {
+		return sum, nil // the common minute: nothing due, nothing more read
+	}
 	retry, err := s.Ledger.Marks(ctx, retryPrefix)
 	if err != nil {
 		return sum, err

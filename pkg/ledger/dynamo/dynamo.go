@@ -9,7 +9,8 @@
 //	C#<contractor>  -            what stint applied for a contractor
 //	C#<contractor>  engagements  the ids of the contractor's engagements (a string set)
 //	A#<contractor>  <entry id>   an audit entry
-//	M#<key>         -            a mark: a small named note (value)
+//	M               <key>        a mark: a small named note (value); one
+//	                             partition, so a prefix is a Query, not a Scan
 //
 // The "by-due" global secondary index (HASH state, RANGE due, where due is
 // "<UTC time, fixed width>#<id>") serves the tick's due queries and the
@@ -37,7 +38,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -331,25 +331,30 @@ func (l *Ledger) Contractors(ctx context.Context) iter.Seq2[engagement.Contracto
 	}
 }
 
-// Marks scans for the notes whose key starts with prefix.
+// Marks queries the notes whose key starts with prefix.
 func (l *Ledger) Marks(ctx context.Context, prefix string) (map[string]string, error) {
 	out := map[string]string{}
-	pages := dynamodb.NewScanPaginator(l.db, &dynamodb.ScanInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 &l.table,
-		FilterExpression:          aws.String("begins_with(pk, :m)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":m": s("M#" + prefix)},
+		KeyConditionExpression:    aws.String("pk = :m"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": s("M")},
 		ConsistentRead:            aws.Bool(true),
-	})
+	}
+	if prefix != "" {
+		in.KeyConditionExpression = aws.String("pk = :m AND begins_with(sk, :prefix)")
+		in.ExpressionAttributeValues[":prefix"] = s(prefix)
+	}
+	pages := dynamodb.NewQueryPaginator(l.db, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, classify(fmt.Errorf("dynamodb ledger: scan marks: %w", err), l.table)
+			return nil, classify(fmt.Errorf("dynamodb ledger: read marks: %w", err), l.table)
 		}
 		for _, item := range page.Items {
-			k, _ := item["pk"].(*types.AttributeValueMemberS)
+			k, _ := item["sk"].(*types.AttributeValueMemberS)
 			v, _ := item["value"].(*types.AttributeValueMemberS)
 			if k != nil && v != nil {
-				out[strings.TrimPrefix(k.Value, "M#")] = v.Value
+				out[k.Value] = v.Value
 			}
 		}
 	}
@@ -358,7 +363,7 @@ func (l *Ledger) Marks(ctx context.Context, prefix string) (map[string]string, e
 
 // SetMark writes a note.
 func (l *Ledger) SetMark(ctx context.Context, k, value string) error {
-	item := key("M#"+k, "-")
+	item := key("M", k)
 	item["value"] = s(value)
 	_, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item})
 	return classify(err, l.table)
@@ -366,7 +371,7 @@ func (l *Ledger) SetMark(ctx context.Context, k, value string) error {
 
 // DeleteMark removes a note.
 func (l *Ledger) DeleteMark(ctx context.Context, k string) error {
-	_, err := l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &l.table, Key: key("M#"+k, "-")})
+	_, err := l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &l.table, Key: key("M", k)})
 	return classify(err, l.table)
 }
 
