@@ -12,11 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/wire"
 )
@@ -38,18 +36,5 @@ func build(ctx context.Context, log *slog.Logger) (*sweep.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	grace, err := config.Duration("STINT_GHOST_GRACE", 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	unredeemed, err := config.Duration("STINT_UNREDEEMED_AFTER", 30*24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	report, err := config.GhostAction()
-	if err != nil {
-		return nil, err
-	}
-	return &sweep.Sweeper{Ledger: h.Ledger, Directory: h.Directory, Worker: h, Groups: h.Settings.Groups,
-		GhostGrace: grace, ReportGhosts: report, UnredeemedAfter: unredeemed, Log: log, Now: time.Now}, nil
+	return wire.Sweeper(h)
 }

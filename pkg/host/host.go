@@ -118,24 +118,11 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 
 // settings builds the handlers from the configuration.
 func (h *Host) settings(dir engagement.Directory) error {
-	defaults, err := config.DefaultAccess(h.Groups)
-	if err != nil {
+	var err error
+	if h.Events, err = wire.Events(h.Ledger, dir, h.Groups, h.o.Log); err != nil {
 		return err
 	}
-	send, redirect, err := config.Invitation()
-	if err != nil {
-		return err
-	}
-	grace, err := config.Duration("STINT_GHOST_GRACE", 24*time.Hour)
-	if err != nil {
-		return err
-	}
-	unredeemed, err := config.Duration("STINT_UNREDEEMED_AFTER", 30*24*time.Hour)
-	if err != nil {
-		return err
-	}
-	report, err := config.GhostAction()
-	if err != nil {
+	if h.Sweeper, err = wire.Sweeper(h.Events); err != nil {
 		return err
 	}
 	if h.Secret, err = h.webhookSecret(); err != nil {
@@ -145,12 +132,6 @@ func (h *Host) settings(dir engagement.Directory) error {
 	if err != nil {
 		return err
 	}
-	h.Events = &worker.Handler{Ledger: h.Ledger, Directory: dir, Log: h.o.Log, Now: time.Now, Settings: worker.Settings{
-		Groups:  h.Groups,
-		Options: engagement.Options{DefaultAccess: defaults, Allowed: config.Keys(h.Groups)}, SendInvitation: send, RedirectURL: redirect,
-	}}
-	h.Sweeper = &sweep.Sweeper{Ledger: h.Ledger, Directory: dir, Worker: h.Events, Groups: h.Groups, GhostGrace: grace,
-		ReportGhosts: report, UnredeemedAfter: unredeemed, Log: h.o.Log, Now: time.Now}
 	h.Webhook = &webhook.Handler{Verifier: verifier, Queue: h.Queue, AccessKeys: config.Keys(h.Groups), Log: h.o.Log}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/ledger"
+	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/worker"
 )
 
@@ -21,14 +22,6 @@ import (
 // maxRetries bounds Graph retries (0 for the adapter's default).
 func Handler(ctx context.Context, log *slog.Logger, maxRetries int) (*worker.Handler, error) {
 	dir, groups, err := Directory(log, maxRetries)
-	if err != nil {
-		return nil, err
-	}
-	defaults, err := config.DefaultAccess(groups)
-	if err != nil {
-		return nil, err
-	}
-	send, redirect, err := config.Invitation()
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +38,20 @@ func Handler(ctx context.Context, log *slog.Logger, maxRetries int) (*worker.Han
 	if err != nil {
 		return nil, err
 	}
+	return Events(l, dir, groups, log)
+}
+
+// Events builds the event handler on a ledger and a directory, reading
+// STINT_DEFAULT_ACCESS and the invitation settings.
+func Events(l engagement.Ledger, dir engagement.Directory, groups map[string]string, log *slog.Logger) (*worker.Handler, error) {
+	defaults, err := config.DefaultAccess(groups)
+	if err != nil {
+		return nil, err
+	}
+	send, redirect, err := config.Invitation()
+	if err != nil {
+		return nil, err
+	}
 	return &worker.Handler{
 		Ledger: l, Directory: dir, Log: log, Now: time.Now,
 		Settings: worker.Settings{
@@ -53,6 +60,26 @@ func Handler(ctx context.Context, log *slog.Logger, maxRetries int) (*worker.Han
 			SendInvitation: send, RedirectURL: redirect,
 		},
 	}, nil
+}
+
+// Sweeper builds the tick and reconcile on an event handler's ledger and
+// directory, reading STINT_GHOST_GRACE (default 24h), STINT_GHOST_ACTION and
+// STINT_UNREDEEMED_AFTER (default 30d).
+func Sweeper(h *worker.Handler) (*sweep.Sweeper, error) {
+	grace, err := config.Duration("STINT_GHOST_GRACE", 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	unredeemed, err := config.Duration("STINT_UNREDEEMED_AFTER", 30*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	report, err := config.GhostAction()
+	if err != nil {
+		return nil, err
+	}
+	return &sweep.Sweeper{Ledger: h.Ledger, Directory: h.Directory, Worker: h, Groups: h.Settings.Groups,
+		GhostGrace: grace, ReportGhosts: report, UnredeemedAfter: unredeemed, Log: h.Log, Now: time.Now}, nil
 }
 
 // Directory builds the Graph adapter from STINT_GRAPH_ENDPOINT and the
