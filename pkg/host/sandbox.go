@@ -3,16 +3,10 @@ package host
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
@@ -75,15 +69,8 @@ func (h *Host) startSandbox(ctx context.Context) (engagement.Directory, map[stri
 	if err := ten.WriteCA(filepath.Join(h.o.Data, "sandbox-ca.pem")); err != nil {
 		return nil, nil, err
 	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ten.CAPool()}}
-	cred, err := azidentity.NewClientSecretCredential(SandboxTenantID, sandboxClientID, secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL}, Transport: &http.Client{Transport: transport}},
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	dir, err := entra.New(entra.Config{Endpoint: srv.URL, Credential: cred, Transport: transport, Logger: h.o.Log, MaxRetries: 10})
+	dir, err := entra.NewLocal(entra.LocalTenant{Origin: srv.URL, TenantID: SandboxTenantID, ClientID: sandboxClientID, Secret: secret, Roots: ten.CAPool()},
+		entra.Config{Logger: h.o.Log, MaxRetries: 10})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,15 +4,9 @@ package entratest
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
 	"log/slog"
-	"net/http"
 	"testing"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/sandbox"
@@ -47,18 +41,11 @@ func Start(tb testing.TB, o Options) (*sandbox.Tenant, *entra.Client) {
 	}
 	tb.Cleanup(func() { srv.Close() })
 	tenant.AddApp(sandbox.App{ClientID: ClientID, Secret: Secret, Permissions: Permissions})
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tenant.CAPool()}}
-	cred, err := azidentity.NewClientSecretCredential(TenantID, ClientID, Secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL}, Transport: &http.Client{Transport: transport}},
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	c, err := entra.New(entra.Config{Endpoint: srv.URL, Credential: cred, Transport: transport, Logger: o.Logger, MaxRetries: o.MaxRetries})
+	c, err := entra.NewLocal(entra.LocalTenant{Origin: srv.URL, TenantID: TenantID, ClientID: ClientID, Secret: Secret, Roots: tenant.CAPool()},
+		entra.Config{Logger: o.Logger, MaxRetries: o.MaxRetries})
 	if err != nil {
 		tb.Fatal(err)
 	}
