@@ -200,7 +200,7 @@ func trail(ctx context.Context, l engagement.Ledger, since time.Time) []string {
 	entries, _ := l.Audit(ctx, engagement.AuditQuery{})
 	var out []string
 	for _, a := range entries {
-		if a.At.Before(since.Add(-time.Second)) || a.Action == "sweep.summary" || strings.HasPrefix(a.Action, "sweep.") {
+		if a.At.Before(since.Add(-time.Second)) || strings.HasPrefix(a.Action, "sweep.") {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%-24s %-26s %s", a.Action, a.Contractor, a.Detail))

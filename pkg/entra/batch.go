@@ -14,6 +14,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/requestlog"
 )
 
 // BatchSize is the most requests one $batch may carry.
@@ -145,7 +146,7 @@ func (c *Client) postBatch(ctx context.Context, op string, body []byte) (map[str
 	for _, r := range envelope.Responses {
 		out[r.ID] = r
 	}
-	noteWrite(ctx, last.requestID)
+	requestlog.Note(ctx, last.requestID)
 	return out, last.requestID, nil
 }
 

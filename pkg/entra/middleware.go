@@ -11,8 +11,6 @@ import (
 	"time"
 
 	khttp "github.com/microsoft/kiota-http-go"
-
-	"github.com/stintdev/stint/pkg/requestlog"
 )
 
 // roundUpRetryAfter rewrites a fractional Retry-After in seconds ("2.128")
@@ -121,5 +119,3 @@ func call(ctx context.Context) (context.Context, *lastResponse) {
 	last := &lastResponse{}
 	return context.WithValue(ctx, lastResponseKey{}, last), last
 }
-
-func noteWrite(ctx context.Context, requestID string) { requestlog.Note(ctx, requestID) }

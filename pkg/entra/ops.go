@@ -15,6 +15,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/requestlog"
 )
 
 // The permissions each operation needs, named in its 403 errors.
@@ -208,7 +209,7 @@ func (c *Client) Members(ctx context.Context, groupID string) iter.Seq2[engageme
 // wrote logs a successful write with its request-id and notes the id for
 // the caller's RequestLog.
 func (c *Client) wrote(ctx context.Context, op string, last *lastResponse, attrs ...any) {
-	noteWrite(ctx, last.requestID)
+	requestlog.Note(ctx, last.requestID)
 	c.log.InfoContext(ctx, "entra: write", append([]any{"op", op, "status", last.status, "request_id", last.requestID}, attrs...)...)
 }
 
