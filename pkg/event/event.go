@@ -72,6 +72,12 @@ type Sponsor struct {
 // queue: the lower-cased email.
 func (e Event) ContractorKey() string { return ContractorKey(e.Data.Contractor.Email) }
 
+// Key is the event's deduplication key: CloudEvents ids are unique per
+// source, so two systems may send the same id. The source is a
+// URI-reference, which holds no whitespace, so the space keeps the two
+// parts apart.
+func (e Event) Key() string { return e.Source + " " + e.ID }
+
 // ContractorKey turns an email into the contractor key.
 func ContractorKey(email string) string { return strings.ToLower(email) }
 
