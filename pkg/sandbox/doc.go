@@ -73,7 +73,8 @@
 //
 //   - Only users, groups (users as members; no nesting, owners or
 //     transitive members) and invitations exist. Users are created with
-//     AddUser or by invitation, never deleted.
+//     AddUser or by invitation, and deleted only by DeleteUser (for good:
+//     Entra's 30 days of restorable deleted users are not modelled).
 //   - Properties the sandbox does not model are unknown to it: $select
 //     answers 400 as for a property Graph lacks, PATCH answers 400
 //     Request_BadRequest "Property 'x' is not supported by the sandbox

@@ -379,6 +379,40 @@ func (t *Tenant) SetAccountEnabled(userID string, enabled bool) error {
 	return nil
 }
 
+// SetUserType changes a user's userType ("Member" or "Guest") directly, as
+// an administrator does when converting a B2B guest to a member; the UPN and
+// memberships stay. It fails with ErrNotFound for an unknown user.
+func (t *Tenant) SetUserType(userID, userType string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := t.dir.findUser(userID)
+	if u == nil {
+		return fmt.Errorf("user %s: %w", userID, ErrNotFound)
+	}
+	u.UserType = userType
+	return nil
+}
+
+// DeleteUser deletes a user directly, as an administrator would: the user
+// and its memberships are gone, and Graph answers 404 for it. (Entra keeps
+// deleted users restorable for 30 days; the sandbox has no restore.) It
+// fails with ErrNotFound for an unknown user.
+func (t *Tenant) DeleteUser(userID string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := t.dir.findUser(userID)
+	if u == nil {
+		return fmt.Errorf("user %s: %w", userID, ErrNotFound)
+	}
+	for _, g := range t.dir.groups {
+		t.dir.removeMember(g, u.ID)
+	}
+	delete(t.dir.userByID, strings.ToLower(u.ID))
+	delete(t.dir.userByUPN, strings.ToLower(u.UserPrincipalName))
+	t.dir.users = slices.DeleteFunc(t.dir.users, func(r *userRec) bool { return r == u })
+	return nil
+}
+
 // addMember appends a membership; it reports false when it already exists.
 func (d *directory) addMember(g *groupRec, userID string) bool {
 	key := strings.ToLower(userID)

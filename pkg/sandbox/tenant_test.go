@@ -82,3 +82,34 @@ func TestSeeding(t *testing.T) {
 		t.Error("User() shares its slices with the tenant")
 	}
 }
+
+// An administrator's conversion of a guest to a member shows in Graph's
+// userType; a deleted user is gone from Graph and from every group.
+func TestAdministratorConvertsAndDeletes(t *testing.T) {
+	f := newFixture(t, "User.Read.All", "GroupMember.ReadWrite.All")
+	guest := f.ten.AddUser(User{Mail: "ana@partner.example", UserType: "Guest", AccountEnabled: true})
+	g := f.ten.AddGroup(Group{DisplayName: "g", SecurityEnabled: true})
+	if err := f.ten.AddMember(g.ID, guest.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ten.SetUserType(guest.ID, "Member"); err != nil {
+		t.Fatal(err)
+	}
+	r := f.call(t, "GET", "/v1.0/users/"+guest.ID+"?$select=id,userType", nil)
+	if got := r.str("userType"); got != "Member" {
+		t.Errorf("userType after conversion = %q, want Member", got)
+	}
+	if err := f.ten.DeleteUser(guest.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, f.call(t, "GET", "/v1.0/users/"+guest.ID, nil), 404, "Request_ResourceNotFound")
+	if m := f.ten.Members(g.ID); len(m) != 0 {
+		t.Errorf("members after delete = %v, want none", m)
+	}
+	if _, ok := f.ten.UserByMail("ana@partner.example"); ok {
+		t.Error("deleted user still found by mail")
+	}
+	if err := f.ten.DeleteUser(guest.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second DeleteUser = %v, want ErrNotFound", err)
+	}
+}
