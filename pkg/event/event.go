@@ -8,6 +8,9 @@
 package event
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -77,6 +80,16 @@ func (e Event) ContractorKey() string { return ContractorKey(e.Data.Contractor.E
 // URI-reference, which holds no whitespace, so the space keeps the two
 // parts apart.
 func (e Event) Key() string { return e.Source + " " + e.ID }
+
+// Digest fingerprints what the event says, to tell a resend of the same
+// event (an idempotent no-op) from a different event reusing its id (a
+// conflict). It hashes the parsed event, not the bytes, so whitespace, key
+// order and unknown fields do not count.
+func (e Event) Digest() string {
+	b, _ := json.Marshal(e) // plain structs: cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
 
 // ContractorKey turns an email into the contractor key.
 func ContractorKey(email string) string { return strings.ToLower(email) }
