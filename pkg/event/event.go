@@ -84,11 +84,21 @@ func (e Event) Key() string { return e.Source + " " + e.ID }
 // Digest fingerprints what the event says, to tell a resend of the same
 // event (an idempotent no-op) from a different event reusing its id (a
 // conflict). It hashes the parsed event, not the bytes, so whitespace, key
-// order and unknown fields do not count.
+// order, unknown fields and the zone a time is written in do not count.
 func (e Event) Digest() string {
+	e.Time = e.Time.UTC()
+	e.Data.StartsAt, e.Data.EndsAt = utc(e.Data.StartsAt), utc(e.Data.EndsAt)
 	b, _ := json.Marshal(e) // plain structs: cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // ContractorKey turns an email into the contractor key.

@@ -196,3 +196,26 @@ func TestParseRefusesOversizeBody(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// A resend of the same event has the same digest, however it is written;
+// any change to what it says changes the digest.
+func TestDigest(t *testing.T) {
+	base := `{"specversion":"1.0","id":"e1","source":"hr/x","type":"engagement.started","time":"2026-11-21T09:00:00Z","subject":"ENG-1","data":{"engagementId":"ENG-1","contractor":{"email":"ana@partner.example"},"endsAt":"2027-02-28T23:59:59Z"}}`
+	same := `{ "source":"hr/x", "specversion":"1.0", "id":"e1", "type":"engagement.started", "time":"2026-11-21T10:00:00+01:00",
+		"subject":"ENG-1", "data":{"contractor":{"email":"ana@partner.example"}, "engagementId":"ENG-1", "endsAt":"2027-02-28T23:59:59Z", "note":"unknown fields do not count"}}`
+	other := strings.Replace(base, "2027-02-28", "2027-03-31", 1)
+	digest := func(body string) string {
+		t.Helper()
+		ev, err := event.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.Digest()
+	}
+	if digest(base) != digest(same) {
+		t.Error("the same event written differently has another digest")
+	}
+	if digest(base) == digest(other) {
+		t.Error("an event with another end has the same digest")
+	}
+}
