@@ -159,10 +159,14 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("%d events dead-lettered, first: %+v", len(dead), dead[0])
 	}
 	applied := map[string]int{}
+	directory := map[string]int{} // contractor and action -> entries
 	trail, _ := ledger.Audit(ctx, engagement.AuditQuery{})
 	for _, a := range trail {
-		if a.Action == "event.applied" || a.Action == "event.applied_out_of_order" || a.Action == "event.stale" {
+		switch a.Action {
+		case "event.applied", "event.applied_out_of_order", "event.stale":
 			applied[a.EventID]++
+		case "user.invited", "user.found", "group.added":
+			directory[a.Contractor+" "+a.Action]++
 		}
 	}
 	f, err := os.Open(filepath.Join(data, "sandbox.json"))
@@ -185,14 +189,17 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	for i := range contractors {
 		email, eng := fmt.Sprintf("k%03d@vendor.example", i), fmt.Sprintf("ENG-K%03d", i)
 		rec, err := ledger.Engagement(ctx, eng)
-		if err != nil || len(rec.EventIDs) != 2 || !rec.EndsAt.Equal(now.Add(48*time.Hour).Truncate(time.Second)) {
-			t.Errorf("%s: %+v, %v; want both events applied once, the extended end", eng, rec.EventIDs, err)
+		if err != nil || !rec.EndsAt.Equal(now.Add(48*time.Hour).Truncate(time.Second)) {
+			t.Errorf("%s: %+v, %v; want the extended end", eng, rec, err)
 			continue
 		}
-		for _, id := range rec.EventIDs {
-			if applied[id] != 1 {
-				t.Errorf("event %s applied %d times, want once", id, applied[id])
+		for _, id := range []string{fmt.Sprintf("k-s-%03d", i), fmt.Sprintf("k-x-%03d", i)} {
+			if _, err := ledger.Seen(ctx, "hr/e2e "+id); err != nil || applied[id] != 1 {
+				t.Errorf("event %s: seen %v, applied %d times in the trail; want handled and applied once", id, err, applied[id])
 			}
+		}
+		if n, m := directory[email+" user.invited"]+directory[email+" user.found"], directory[email+" group.added"]; n != 1 || m != 1 {
+			t.Errorf("%s: %d invited-or-found and %d group.added entries, want one each", email, n, m)
 		}
 		u, ok := tenant.UserByMail(email)
 		if !ok || invited[email] != 1 || !members[u.ID] {

@@ -39,11 +39,14 @@ type Directory interface {
 	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
 	// SetAccountEnabled blocks (false) or unblocks (true) sign-in.
 	SetAccountEnabled(ctx context.Context, userID string, enabled bool) error
-	// BlockSignIn blocks sign-in and reports whether the account was
-	// enabled just before, so that stint records having disabled only an
-	// account it really switched off (and never re-enables one an
-	// administrator blocked).
-	BlockSignIn(ctx context.Context, userID string) (wasEnabled bool, err error)
+	// RemoveAndRead removes a user from groups and reads the account as it
+	// is now, in as few requests as the service allows (one, for up to 19
+	// groups): whether it is a guest, and whether its sign-in is enabled,
+	// decide how its access ends — and the account may have changed since
+	// stint last looked (an administrator converted a guest to a member,
+	// or blocked it). NotFound when the account no longer exists; failed
+	// removals come back as a *BulkError keyed by group id.
+	RemoveAndRead(ctx context.Context, userID string, groupIDs []string) (User, error)
 	// RevokeSessions invalidates a member's sign-in sessions. For a guest
 	// it does nothing: guests sign in at their home tenant, whose sessions
 	// Entra cannot revoke; block their sign-in instead.
@@ -57,6 +60,7 @@ type User struct {
 	ID                string
 	DisplayName       string
 	Mail              string
+	OtherMails        []string
 	UserPrincipalName string
 	// Guest is true for userType Guest.
 	Guest bool

@@ -37,7 +37,6 @@
 package engagement
 
 import (
-	"slices"
 	"time"
 
 	"github.com/stintdev/stint/pkg/event"
@@ -123,10 +122,10 @@ type Engagement struct {
 	StartSetBy   Stamp `json:"startSetBy"`
 	EndSetBy     Stamp `json:"endSetBy"`
 	StartedBy    Stamp `json:"startedBy"`
-	// Last is the newest event applied.
+	// Last is the newest event applied. Which events were applied is kept
+	// apart, one SeenEvent each (Ledger.Seen), so a record stays small
+	// however many events it has had.
 	Last Stamp `json:"last"`
-	// EventIDs lists every event applied, for duplicate detection.
-	EventIDs []string `json:"eventIds"`
 
 	// State is the status stint last applied to the directory; the tick
 	// compares it with StatusAt to find due transitions.
@@ -163,6 +162,3 @@ func (e Engagement) DueAt() time.Time {
 	}
 	return e.EndsAt
 }
-
-// Seen reports whether the event with this id was applied already.
-func (e Engagement) Seen(id string) bool { return slices.Contains(e.EventIDs, id) }

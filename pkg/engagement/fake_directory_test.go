@@ -40,8 +40,8 @@ func (f *fakeDirectory) RemoveMembers(context.Context, string, []string) error {
 func (f *fakeDirectory) SetAccountEnabled(context.Context, string, bool) error {
 	panic("unexpected SetAccountEnabled")
 }
-func (f *fakeDirectory) BlockSignIn(context.Context, string) (bool, error) {
-	panic("unexpected BlockSignIn")
+func (f *fakeDirectory) RemoveAndRead(context.Context, string, []string) (engagement.User, error) {
+	panic("unexpected RemoveAndRead")
 }
 func (f *fakeDirectory) RevokeSessions(context.Context, engagement.User) error {
 	panic("unexpected RevokeSessions")

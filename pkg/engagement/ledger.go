@@ -10,16 +10,20 @@ import (
 // per contractor, and the append-only audit trail. Backends live in
 // pkg/ledger; they all pass the conformance suite in pkg/ledger/ledgertest.
 //
-// Writes use optimistic concurrency: Put* stores the record only if its
-// Version is the stored one (0 to create), and returns it with the new
-// version; a writer that lost the race gets a fault.Conflict error and should
-// read again and redo its work. Reads of a missing record return a
+// Writes use optimistic concurrency: a record is stored only if its Version
+// is the stored one (0 to create), and comes back with the new version; a
+// writer that lost the race gets a fault.Conflict error and should read
+// again and redo its work. Reads of a missing record return a
 // fault.NotFound error.
+//
+// Engagements are written only by Commit, together with their contractor,
+// the events handled and the audit entries that explain the change: all of
+// it or nothing, whatever crashes when. A contractor's engagements therefore
+// change only with its version, which serialises every settle of one
+// contractor (backends without transactions rely on it).
 type Ledger interface {
 	// Engagement reads one record.
 	Engagement(ctx context.Context, id string) (Engagement, error)
-	// PutEngagement creates or updates a record.
-	PutEngagement(ctx context.Context, e Engagement) (Engagement, error)
 	// ContractorEngagements lists every engagement of a contractor, ended
 	// ones included, ordered by id.
 	ContractorEngagements(ctx context.Context, key string) ([]Engagement, error)
@@ -39,6 +43,15 @@ type Ledger interface {
 	// PutContractor creates or updates it.
 	PutContractor(ctx context.Context, c Contractor) (Contractor, error)
 
+	// Commit stores a Change atomically: every record on its own Version,
+	// or nothing at all (fault.Conflict when one of them changed). Readers
+	// that start after Commit returns see all of it. It returns the
+	// contractor and the engagements as stored, with their new versions.
+	Commit(ctx context.Context, c Change) (Contractor, []Engagement, error)
+	// Seen reads the note a Commit left of a handled event, by the event's
+	// deduplication key (event.Event.Key); fault.NotFound if none.
+	Seen(ctx context.Context, key string) (SeenEvent, error)
+
 	// Append adds entries to the audit trail. Entries are never changed or
 	// removed. An entry without an ID gets one; appending an ID that exists
 	// is a fault.Conflict.
@@ -54,6 +67,28 @@ type Ledger interface {
 	DeleteMark(ctx context.Context, key string) error
 
 	Close() error
+}
+
+// Change is one settle of a contractor: what it applied, the records it
+// changed, the events it handled, and the audit entries that say so.
+type Change struct {
+	Contractor  Contractor
+	Engagements []Engagement
+	Seen        []SeenEvent
+	Audit       []AuditEntry
+}
+
+// SeenEvent notes that an event was handled, so that the same event again
+// is a duplicate and another event reusing its id is refused.
+type SeenEvent struct {
+	// Key is the event's deduplication key: its source and id.
+	Key string `json:"key"`
+	// Digest fingerprints what the event said (event.Event.Digest); empty
+	// when not known (events handled before stint recorded it).
+	Digest     string    `json:"digest"`
+	Engagement string    `json:"engagement"`
+	Outcome    Outcome   `json:"outcome"`
+	At         time.Time `json:"at"`
 }
 
 // AuditEntry is one line of the audit trail: what changed, why, because of

@@ -22,7 +22,9 @@ const (
 	// Stale: older than the newest event applied, and everything it carries
 	// was superseded; recorded and otherwise ignored.
 	Stale Outcome = "stale"
-	// Duplicate: the same event id again; a no-op.
+	// Duplicate: the same event (source and id, same content) again; a
+	// no-op. Merge never returns it: the ledger remembers which events were
+	// applied (Ledger.Seen), and the handler asks it before merging.
 	Duplicate Outcome = "duplicate"
 )
 
@@ -40,7 +42,9 @@ type Options struct {
 }
 
 // Merge folds ev into rec (the zero Engagement when there is none yet) at
-// now, and returns the new record and what the event did. Errors are
+// now, and returns the new record and what the event did. Merging an event
+// again changes nothing (each register keeps the newest stamp), though it is
+// reported as applied: telling duplicates apart is the ledger's job. Errors are
 // fault.Invalid: the event can never apply (its access key is not configured,
 // it names another contractor than the engagement's, its time is too far
 // ahead).
@@ -48,11 +52,7 @@ func Merge(rec Engagement, ev event.Event, now time.Time, opts Options) (Engagem
 	if err := check(rec, ev, now, opts); err != nil {
 		return rec, "", err
 	}
-	if rec.Seen(ev.ID) {
-		return rec, Duplicate, nil
-	}
 	next := rec
-	next.EventIDs = append(slices.Clone(rec.EventIDs), ev.ID)
 	s := StampOf(ev)
 	if next.ID == "" {
 		next.ID, next.Contractor, next.State = ev.Data.EngagementID, ev.ContractorKey(), Pending
@@ -141,11 +141,8 @@ func endOf(ev event.Event) time.Time {
 	return ev.Time.UTC()
 }
 
-// changed compares everything but the bookkeeping of which events were seen.
-func changed(a, b Engagement) bool {
-	a.EventIDs, b.EventIDs = nil, nil
-	return !reflect.DeepEqual(a, b)
-}
+// changed reports whether the merge changed the record.
+func changed(a, b Engagement) bool { return !reflect.DeepEqual(a, b) }
 
 func sorted(keys []string) []string {
 	out := slices.Clone(keys)

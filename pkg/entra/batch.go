@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
@@ -57,63 +58,83 @@ func (c *Client) AddMembers(ctx context.Context, groupID string, userIDs []strin
 // member is success.
 func (c *Client) RemoveMembers(ctx context.Context, groupID string, userIDs []string) error {
 	return c.bulk(ctx, "remove members from group "+groupID, userIDs, func(uid string) batchRequest {
-		return batchRequest{Method: http.MethodDelete, URL: "/groups/" + groupID + "/members/" + uid + "/$ref"}
-	}, func(r batchResponse) bool { return r.Status == http.StatusNotFound })
+		return removal(groupID, uid)
+	}, notMember)
 }
 
-// bulk sends one request per user in batches. Items answered 429, 503 or
-// 504 are sent again after the longest Retry-After among them (the SDK
-// does not retry items inside a $batch); idempotent answers count as
-// success.
+func removal(groupID, userID string) batchRequest {
+	return batchRequest{Method: http.MethodDelete, URL: "/groups/" + groupID + "/members/" + userID + "/$ref"}
+}
+
+func notMember(r batchResponse) bool { return r.Status == http.StatusNotFound }
+
+// bulk sends one request per user; idempotent answers count as success.
 func (c *Client) bulk(ctx context.Context, op string, userIDs []string, build func(uid string) batchRequest, idempotent func(batchResponse) bool) error {
-	failed := map[string]error{}
-	for chunk := range slices.Chunk(userIDs, BatchSize) {
+	reqs := make([]batchRequest, len(userIDs))
+	for i, uid := range userIDs {
+		reqs[i] = build(uid)
+		reqs[i].ID = strconv.Itoa(i)
+	}
+	results, failed := c.batch(ctx, op, reqs)
+	errs := map[string]error{}
+	for i, uid := range userIDs {
+		id := strconv.Itoa(i)
+		if err, ok := failed[id]; ok {
+			errs[uid] = err
+		} else if r := results[id]; !ok2xx(r.Status) && !idempotent(r) {
+			errs[uid] = itemFault(op+": user "+uid, r, permMembership)
+		}
+	}
+	if len(errs) > 0 {
+		return &engagement.BulkError{Op: "entra: " + op, Failed: errs}
+	}
+	return nil
+}
+
+func ok2xx(status int) bool { return status >= 200 && status < 300 }
+
+// batch sends requests in $batch envelopes of up to BatchSize. Items
+// answered 429, 503 or 504 are sent again after the longest Retry-After
+// among them (the SDK does not retry items inside a $batch), up to
+// batchAttempts times. It returns each item's last answer by id, and the
+// items whose envelope failed with the error (they have no answer).
+func (c *Client) batch(ctx context.Context, op string, reqs []batchRequest) (map[string]batchResponse, map[string]error) {
+	answers, failed := map[string]batchResponse{}, map[string]error{}
+	for chunk := range slices.Chunk(reqs, BatchSize) {
 		pending := slices.Clone(chunk)
 		for attempt := 1; len(pending) > 0; attempt++ {
-			results, err := c.sendBatch(ctx, op, pending, build)
+			results, err := c.sendBatch(ctx, op, pending)
 			if err != nil {
-				for _, uid := range pending {
-					failed[uid] = err
+				for _, r := range pending {
+					failed[r.ID] = err
 				}
 				break
 			}
-			var again []string
+			var again []batchRequest
 			var wait time.Duration
-			for i, uid := range pending {
-				r := results[strconv.Itoa(i)]
-				switch {
-				case r.Status >= 200 && r.Status < 300, idempotent(r):
-				case retriable(r.Status) && attempt < batchAttempts:
-					again = append(again, uid)
-					wait = max(wait, itemRetryAfter(r, attempt))
-				default:
-					failed[uid] = itemFault(op+": user "+uid, r, permMembership)
+			for _, r := range pending {
+				answers[r.ID] = results[r.ID]
+				if retriable(results[r.ID].Status) && attempt < batchAttempts {
+					again = append(again, r)
+					wait = max(wait, itemRetryAfter(results[r.ID], attempt))
 				}
 			}
 			pending = again
 			if len(pending) > 0 {
 				if err := sleep(ctx, wait); err != nil {
-					for _, uid := range pending {
-						failed[uid] = fault.Wrap(fault.Transient, fmt.Errorf("entra: %s: %w", op, err))
+					for _, r := range pending {
+						failed[r.ID] = fault.Wrap(fault.Transient, fmt.Errorf("entra: %s: %w", op, err))
 					}
 					break
 				}
 			}
 		}
 	}
-	if len(failed) > 0 {
-		return &engagement.BulkError{Op: "entra: " + op, Failed: failed}
-	}
-	return nil
+	return answers, failed
 }
 
-// sendBatch posts one $batch whose item ids are the positions in uids.
-func (c *Client) sendBatch(ctx context.Context, op string, uids []string, build func(string) batchRequest) (map[string]batchResponse, error) {
-	reqs := make([]batchRequest, len(uids))
-	for i, uid := range uids {
-		reqs[i] = build(uid)
-		reqs[i].ID = strconv.Itoa(i)
-	}
+// sendBatch posts one $batch of requests, which carry their ids.
+func (c *Client) sendBatch(ctx context.Context, op string, reqs []batchRequest) (map[string]batchResponse, error) {
 	body, err := json.Marshal(map[string]any{"requests": reqs})
 	if err != nil {
 		return nil, fmt.Errorf("entra: %s: encode $batch: %w", op, err)
@@ -122,7 +143,7 @@ func (c *Client) sendBatch(ctx context.Context, op string, uids []string, build 
 	if err != nil {
 		return nil, err
 	}
-	c.log.InfoContext(ctx, "entra: write", "op", op, "items", len(uids), "request_id", requestID)
+	c.log.InfoContext(ctx, "entra: write", "op", op, "items", len(reqs), "request_id", requestID)
 	return out, nil
 }
 
@@ -197,35 +218,68 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// BlockSignIn reads accountEnabled and sets it to false in one $batch (the
-// PATCH depends on the GET), so the prior state costs no extra round trip.
-func (c *Client) BlockSignIn(ctx context.Context, userID string) (bool, error) {
-	op := "block sign-in of " + userID
-	body, err := json.Marshal(map[string]any{"requests": []batchRequest{
-		{ID: "read", Method: http.MethodGet, URL: "/users/" + userID + "?$select=id,accountEnabled"},
-		{ID: "block", Method: http.MethodPatch, URL: "/users/" + userID, DependsOn: []string{"read"},
-			Headers: map[string]string{"Content-Type": "application/json"}, Body: map[string]bool{"accountEnabled": false}},
-	}})
-	if err != nil {
-		return false, fmt.Errorf("entra: %s: encode $batch: %w", op, err)
+// RemoveAndRead removes the user from the groups and reads the account in
+// one $batch (more for over 19 groups): the read decides, from the account
+// as it is now, whether ending its access blocks sign-in (a guest) or
+// revokes sessions (a member), and whether an administrator had blocked it
+// already. The read and the removals do not depend on each other.
+func (c *Client) RemoveAndRead(ctx context.Context, userID string, groupIDs []string) (engagement.User, error) {
+	op := "remove " + userID + " from its groups and read it"
+	reqs := []batchRequest{{ID: "read", Method: http.MethodGet, URL: "/users/" + userID + "?$select=" + strings.Join(userFields, ",")}}
+	for _, gid := range groupIDs {
+		r := removal(gid, userID)
+		r.ID = gid
+		reqs = append(reqs, r)
 	}
-	results, requestID, err := c.postBatch(ctx, op, body)
-	if err != nil {
-		return false, err
+	results, failed := c.batch(ctx, op, reqs)
+	if err, ok := failed["read"]; ok {
+		return engagement.User{}, err
 	}
-	read, block := results["read"], results["block"]
+	read := results["read"]
 	if read.Status != http.StatusOK {
-		return false, itemFault(op+": read accountEnabled", read, permReadUsers)
+		return engagement.User{}, itemFault(op+": read the account", read, permReadUsers)
 	}
-	if block.Status != http.StatusNoContent && block.Status != http.StatusOK {
-		return false, itemFault(op, block, permEnableDisable)
+	u, err := decodeUser(read.Body)
+	if err != nil {
+		return engagement.User{}, fmt.Errorf("entra: %s: %w", op, err)
 	}
-	var user struct {
-		AccountEnabled *bool `json:"accountEnabled"`
+	errs := map[string]error{}
+	for _, gid := range groupIDs {
+		if err, ok := failed[gid]; ok {
+			errs[gid] = err
+		} else if r := results[gid]; !ok2xx(r.Status) && !notMember(r) {
+			errs[gid] = itemFault(op+": remove from group "+gid, r, permMembership)
+		}
 	}
-	if err := json.Unmarshal(read.Body, &user); err != nil || user.AccountEnabled == nil {
-		return false, fmt.Errorf("entra: %s: the user read names no accountEnabled (request-id %s)", op, requestID)
+	if len(errs) > 0 {
+		return u, &engagement.BulkError{Op: "entra: " + op, Failed: errs}
 	}
-	c.log.InfoContext(ctx, "entra: write", "op", op, "was_enabled", *user.AccountEnabled, "request_id", requestID)
-	return *user.AccountEnabled, nil
+	return u, nil
+}
+
+// decodeUser reads a user from a $batch item's body (the SDK's models are
+// for its own requests).
+func decodeUser(body json.RawMessage) (engagement.User, error) {
+	var u struct {
+		ID                string     `json:"id"`
+		DisplayName       string     `json:"displayName"`
+		Mail              string     `json:"mail"`
+		UserPrincipalName string     `json:"userPrincipalName"`
+		UserType          string     `json:"userType"`
+		AccountEnabled    *bool      `json:"accountEnabled"`
+		ExternalUserState string     `json:"externalUserState"`
+		CreatedDateTime   *time.Time `json:"createdDateTime"`
+	}
+	if err := json.Unmarshal(body, &u); err != nil {
+		return engagement.User{}, fmt.Errorf("decode the account: %w", err)
+	}
+	if u.ID == "" || u.UserType == "" || u.AccountEnabled == nil {
+		return engagement.User{}, fmt.Errorf("the account read names no id, userType or accountEnabled")
+	}
+	out := engagement.User{ID: u.ID, DisplayName: u.DisplayName, Mail: u.Mail, UserPrincipalName: u.UserPrincipalName,
+		Guest: strings.EqualFold(u.UserType, "Guest"), Enabled: *u.AccountEnabled, ExternalState: u.ExternalUserState}
+	if u.CreatedDateTime != nil {
+		out.CreatedAt = u.CreatedDateTime.UTC()
+	}
+	return out, nil
 }

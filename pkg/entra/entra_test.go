@@ -3,6 +3,7 @@ package entra_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -162,6 +163,7 @@ func TestFindUser(t *testing.T) {
 	byOther := tenant.AddUser(sandbox.User{DisplayName: "Bo", Mail: "bo@corp.example", OtherMails: []string{"bo.private@home.example"}, AccountEnabled: true})
 	// A guest whose mail was never set: found by the UPN Entra gave them.
 	byUPN := tenant.AddUser(sandbox.User{DisplayName: "Cy", UserType: "Guest", UserPrincipalName: "cy_studio.example#EXT#@" + domain, AccountEnabled: true})
+	annX := guest(t, "ann_x@y.example")
 	tenant.AddUser(sandbox.User{DisplayName: "Twin 1", Mail: "twin@dup.example", AccountEnabled: true})
 	tenant.AddUser(sandbox.User{DisplayName: "Twin 2", OtherMails: []string{"twin@dup.example"}, AccountEnabled: true})
 	tests := []struct {
@@ -175,6 +177,10 @@ func TestFindUser(t *testing.T) {
 		{"cy@studio.example", byUPN.ID, ""},
 		{"nobody@nowhere.example", "", fault.NotFound},
 		{"twin@dup.example", "", fault.Conflict},
+		// ann_x@y.example's guest UPN is also what ann@x_y.example would
+		// get; her mail says she is someone else.
+		{"ann@x_y.example", "", fault.NotFound},
+		{"ann_x@y.example", annX.ID, ""},
 		{"o'neil@quote.example", "", fault.NotFound},
 	}
 	for _, tt := range tests {
@@ -303,22 +309,43 @@ func TestBlockAndRevoke(t *testing.T) {
 		t.Error("still disabled after SetAccountEnabled(true)")
 	}
 
-	t.Run("BlockSignIn tells whether the account was enabled, in one request", func(t *testing.T) {
-		var was bool
+	t.Run("RemoveAndRead removes the groups and reads the account in one request", func(t *testing.T) {
+		g1, g2 := group(t, "rr-1"), group(t, "rr-2")
+		for _, gid := range []string{g1.ID, g2.ID} {
+			if err := tenant.AddMember(gid, g.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var u engagement.User
 		var err error
-		calls := graphCalls(t, func() { was, err = c.BlockSignIn(ctx, g.ID) })
-		if err != nil || !was {
-			t.Fatalf("BlockSignIn of an enabled guest = %v, %v; want true", was, err)
+		calls := graphCalls(t, func() { u, err = c.RemoveAndRead(ctx, g.ID, []string{g1.ID, g2.ID}) })
+		if err != nil || u.ID != g.ID || !u.Guest || !u.Enabled {
+			t.Fatalf("RemoveAndRead = %+v, %v; want the enabled guest", u, err)
 		}
 		wantCalls(t, calls, "POST /v1.0/$batch 200")
-		if u, _ := tenant.User(g.ID); u.AccountEnabled {
-			t.Error("still enabled after BlockSignIn")
+		if len(tenant.Members(g1.ID))+len(tenant.Members(g2.ID)) != 0 {
+			t.Error("still a member after RemoveAndRead")
 		}
-		if was, err = c.BlockSignIn(ctx, g.ID); err != nil || was {
-			t.Errorf("BlockSignIn of a disabled account = %v, %v; want false: an administrator's block is not stint's", was, err)
+		// Not a member any more is success; the account reads as it is now.
+		if err := tenant.SetUserType(g.ID, "Member"); err != nil {
+			t.Fatal(err)
 		}
-		if _, err = c.BlockSignIn(ctx, "00000000-0000-0000-0000-000000000404"); !fault.Is(err, fault.NotFound) {
-			t.Errorf("BlockSignIn of an unknown user = %v, want not found", err)
+		tenant.SetAccountEnabled(g.ID, false)
+		if u, err = c.RemoveAndRead(ctx, g.ID, []string{g1.ID}); err != nil || u.Guest || u.Enabled {
+			t.Errorf("RemoveAndRead of a converted, disabled account = %+v, %v; want a disabled member", u, err)
+		}
+		tenant.SetUserType(g.ID, "Guest")
+		tenant.SetAccountEnabled(g.ID, true)
+		if _, err = c.RemoveAndRead(ctx, "00000000-0000-0000-0000-000000000404", []string{g1.ID}); !fault.Is(err, fault.NotFound) {
+			t.Errorf("RemoveAndRead of an unknown user = %v, want not found", err)
+		}
+		tenant.Inject(sandbox.Fault{Method: "DELETE", Path: "/groups/" + g2.ID, Status: 403, InBatch: true})
+		defer tenant.ClearFaults()
+		tenant.AddMember(g2.ID, g.ID)
+		_, err = c.RemoveAndRead(ctx, g.ID, []string{g1.ID, g2.ID})
+		var bulk *engagement.BulkError
+		if !errors.As(err, &bulk) || len(bulk.Failed) != 1 || !fault.Is(bulk.Failed[g2.ID], fault.Unauthorized) {
+			t.Errorf("RemoveAndRead with one removal refused = %v, want that group's failure alone", err)
 		}
 	})
 

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
@@ -36,27 +37,53 @@ const PageSize = 999
 
 // FindUser looks the person up by mail, otherMails or guest UPN, in one
 // request: https://learn.microsoft.com/graph/api/user-list
+//
+// Entra builds a guest's UPN from the invited address with "@" replaced by
+// "_" ("ana_partner.example#EXT#@…"), which more than one address can give
+// ("ann_x@y.example" and "ann@x_y.example"). So a user found by UPN alone is
+// this person only when no mail of theirs names another address; and more
+// than one match is a conflict: stint never guesses.
 func (c *Client) FindUser(ctx context.Context, email string) (engagement.User, error) {
 	q := quote(email)
 	filter := fmt.Sprintf("mail eq %s or otherMails/any(m:m eq %s) or startsWith(userPrincipalName,%s)", q, q, quote(guestUPNPrefix(email)))
-	top := int32(2)
+	top := int32(10)
 	ctx, last := call(ctx)
 	resp, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userFields, Top: &top},
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: append(slices.Clone(userFields), "otherMails"), Top: &top},
 	})
 	op := "find user " + email
 	if err != nil {
 		return engagement.User{}, classify(err, last, op, permReadUsers)
 	}
-	found := resp.GetValue()
+	var found []engagement.User
+	for _, m := range resp.GetValue() {
+		if u := toUser(m); isPerson(u, email) {
+			found = append(found, u)
+		}
+	}
 	switch len(found) {
 	case 0:
 		return engagement.User{}, fault.Errorf(fault.NotFound, "entra: %s: no user has this mail, other mail or guest UPN", op)
 	case 1:
-		return toUser(found[0]), nil
+		return found[0], nil
 	}
 	return engagement.User{}, fault.Errorf(fault.Conflict, "entra: %s: users %s and %s both match; resolve the duplicate in Entra, stint will not guess",
-		op, deref(found[0].GetId()), deref(found[1].GetId()))
+		op, found[0].ID, found[1].ID)
+}
+
+// isPerson reports whether u, returned by FindUser's filter, is the person
+// with this address: by mail or other mail, or by the guest UPN the address
+// gives when no mail of u's names another address.
+func isPerson(u engagement.User, email string) bool {
+	mails := append([]string{u.Mail}, u.OtherMails...)
+	named := false
+	for _, m := range mails {
+		if strings.EqualFold(m, email) {
+			return true
+		}
+		named = named || m != ""
+	}
+	return !named && strings.HasPrefix(strings.ToLower(u.UserPrincipalName), strings.ToLower(guestUPNPrefix(email)))
 }
 
 // guestUPNPrefix is how Entra names a guest invited with this address:
@@ -222,6 +249,7 @@ func toUser(u models.Userable) engagement.User {
 		Guest:             strings.EqualFold(deref(u.GetUserType()), "Guest"),
 		Enabled:           derefBool(u.GetAccountEnabled()),
 		ExternalState:     deref(u.GetExternalUserState()),
+		OtherMails:        u.GetOtherMails(),
 	}
 	if t := u.GetCreatedDateTime(); t != nil {
 		out.CreatedAt = t.UTC()

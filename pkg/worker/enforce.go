@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -9,120 +10,238 @@ import (
 	"github.com/stintdev/stint/pkg/fault"
 )
 
-// enforce carries a plan out in the directory and returns the contractor
-// record as it now stands, with one audit entry per change. It stops at the
-// first failure; what it did before is idempotent and is done again, without
-// effect, when the event is retried.
+// enforcement carries one plan out in the directory, step by step, keeping
+// the contractor record as it stands and one audit entry per change. It
+// stops at the first failure; what it did before is idempotent and is done
+// again, without effect, when the work is retried.
 //
 // The order matters: the user exists before groups are touched; an account
-// is re-enabled before it regains groups, and blocked only after it lost
-// them.
-func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, e engagement.Engagement, plan engagement.Plan, memo *memory) (engagement.Contractor, []engagement.AuditEntry, error) {
-	var log []engagement.AuditEntry
-	note := func(action, format string, args ...any) {
-		log = append(log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
-	}
-	dir := h.Directory
-	invited := false
+// is re-enabled only once it holds its groups, and blocked only as it
+// loses them.
+type enforcement struct {
+	h    *Handler
+	c    engagement.Contractor
+	memo *memory
+	log  []engagement.AuditEntry
+	// invited is set when this run invited the user.
+	invited bool
+}
+
+// enforce runs the plan's steps and returns the contractor record as it now
+// stands, with one audit entry per change.
+func (h *Handler) enforce(ctx context.Context, c engagement.Contractor, profile engagement.Engagement, plan engagement.Plan, memo *memory) (engagement.Contractor, []engagement.AuditEntry, error) {
+	c.Granted = slices.Clone(c.Granted) // the steps edit it in place
+	w := &enforcement{h: h, c: c, memo: memo}
+	err := w.run(ctx, profile, plan)
+	slices.Sort(w.c.Granted)
+	w.c.Granted = slices.Compact(w.c.Granted)
+	return w.c, w.log, err
+}
+
+func (w *enforcement) run(ctx context.Context, profile engagement.Engagement, plan engagement.Plan) error {
 	if plan.EnsureUser {
-		u, err := dir.FindUser(ctx, e.Email)
-		switch {
-		case fault.Is(err, fault.NotFound):
-			u, err = dir.Invite(ctx, engagement.Invitation{Email: e.Email, DisplayName: e.DisplayName,
-				RedirectURL: h.Settings.RedirectURL, SendMessage: h.Settings.SendInvitation})
-			if err != nil {
-				return c, log, err
-			}
-			invited = true
-			note("user.invited", "invited %s as guest %s (invitation email sent: %v)", e.Email, u.ID, h.Settings.SendInvitation)
-		case err != nil:
-			return c, log, err
-		default:
-			note("user.found", "found %s as %s %s", e.Email, userType(u), u.ID)
+		if err := w.ensureUser(ctx, profile); err != nil {
+			return err
 		}
-		c.UserID, c.Guest = u.ID, u.Guest
 	}
-	if c.UserID == "" {
-		// Nothing granted and nobody to block: the plan has no work left.
-		return c, log, nil
+	if w.c.UserID == "" {
+		return nil // nothing granted and nobody to block: no work left
 	}
-	for _, key := range plan.Add {
-		gid, ok := h.Settings.Groups[key]
-		if !ok {
-			return c, log, fault.Errorf(fault.Invalid, "access key %q is not configured in STINT_GROUPS", key)
-		}
-		if err := dir.AddMember(ctx, gid, c.UserID); err != nil {
-			switch {
-			case invited && fault.Is(err, fault.NotFound):
-				// A guest invited a moment ago may not have reached every
-				// directory replica yet: worth another try, not a dead letter.
-				err = fault.Wrap(fault.Transient, err)
-			case fault.Is(err, fault.NotFound):
-				// The account stint knew was deleted: forget it, so the next
-				// try looks the person up (and invites them) afresh.
-				note("user.gone", "account %s no longer exists; it will be looked up again", c.UserID)
-				c.UserID = ""
-				err = fault.Wrap(fault.Transient, err)
-			}
-			return c, log, err
-		}
-		c.Granted = append(c.Granted, key)
-		note("group.added", "added to %s (%s)", key, gid)
+	if err := w.addGroups(ctx, plan.Add); err != nil {
+		return err
 	}
-	// Re-enabled only once the groups are in place, and recorded at once:
-	// a failure before leaves the account blocked (safe), and never an
-	// enabled account that stint believes blocked.
 	if plan.Unblock {
-		if c.DisabledByStint || memo.disabledByStint {
-			if err := dir.SetAccountEnabled(ctx, c.UserID, true); err != nil {
-				return c, log, err
-			}
-			note("account.enabled", "re-enabled sign-in: stint had blocked it")
+		if err := w.unblock(ctx); err != nil {
+			return err
 		}
-		c.Blocked, c.DisabledByStint, memo.disabledByStint = false, false, false
-	}
-	for _, key := range plan.Remove {
-		gid, ok := h.Settings.Groups[key]
-		if !ok {
-			// The key left the allow-list since it was granted: stint may
-			// no longer touch that group. The reconciler's report names it.
-			h.Log.WarnContext(ctx, "worker: granted access key no longer configured; membership left to an administrator", "contractor", c.Key, "key", key)
-			note("group.unmanaged", "access key %s is no longer in STINT_GROUPS; its group was not touched", key)
-		} else if err := dir.RemoveMember(ctx, gid, c.UserID); err != nil {
-			return c, log, err
-		} else {
-			note("group.removed", "removed from %s (%s)", key, gid)
-		}
-		c.Granted = slices.DeleteFunc(c.Granted, func(k string) bool { return k == key })
 	}
 	if plan.Block {
-		if c.Guest {
-			wasEnabled, err := dir.BlockSignIn(ctx, c.UserID)
-			if fault.Is(err, fault.NotFound) {
-				note("account.gone", "the account no longer exists in the directory: nothing to block")
-				err = nil
-			}
-			if err != nil {
-				return c, log, err
-			}
-			memo.disabledByStint = memo.disabledByStint || wasEnabled
-			c.DisabledByStint = c.DisabledByStint || memo.disabledByStint
-			if wasEnabled {
-				note("account.disabled", "blocked sign-in: no engagement left (guest sessions live at the home tenant and cannot be revoked)")
-			} else {
-				note("account.already_disabled", "sign-in was already blocked, not by stint: stint will not re-enable it")
-			}
-		} else {
-			if err := dir.RevokeSessions(ctx, engagement.User{ID: c.UserID}); err != nil {
-				return c, log, err
-			}
-			note("sessions.revoked", "revoked sign-in sessions: no engagement left (member account left enabled)")
-		}
-		c.Blocked = true
+		return w.block(ctx, plan.Remove)
 	}
-	slices.Sort(c.Granted)
-	c.Granted = slices.Compact(c.Granted)
-	return c, log, nil
+	return w.removeGroups(ctx, plan.Remove)
+}
+
+func (w *enforcement) note(action, format string, args ...any) {
+	w.log = append(w.log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
+}
+
+// ensureUser finds the person, or invites them as a guest.
+func (w *enforcement) ensureUser(ctx context.Context, e engagement.Engagement) error {
+	dir, s := w.h.Directory, w.h.Settings
+	u, err := dir.FindUser(ctx, e.Email)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		u, err = dir.Invite(ctx, engagement.Invitation{Email: e.Email, DisplayName: e.DisplayName, RedirectURL: s.RedirectURL, SendMessage: s.SendInvitation})
+		if err != nil {
+			return err
+		}
+		w.invited = true
+		w.note("user.invited", "invited %s as guest %s (invitation email sent: %v)", e.Email, u.ID, s.SendInvitation)
+	case err != nil:
+		return err
+	default:
+		w.note("user.found", "found %s as %s %s", e.Email, userType(u), u.ID)
+	}
+	w.c.UserID, w.c.Guest = u.ID, u.Guest
+	return nil
+}
+
+func (w *enforcement) addGroups(ctx context.Context, keys []string) error {
+	for _, key := range keys {
+		gid, ok := w.h.Settings.Groups[key]
+		if !ok {
+			return fault.Errorf(fault.Invalid, "access key %q is not configured in STINT_GROUPS", key)
+		}
+		if err := w.h.Directory.AddMember(ctx, gid, w.c.UserID); err != nil {
+			return w.gone(err)
+		}
+		w.c.Granted = append(w.c.Granted, key)
+		w.note("group.added", "added to %s (%s)", key, gid)
+	}
+	return nil
+}
+
+// gone turns a not-found from adding a member into a retry: a guest
+// invited a moment ago may not have reached every directory replica yet;
+// an account stint knew that was deleted is forgotten, so that the next
+// try looks the person up (and invites them) afresh.
+func (w *enforcement) gone(err error) error {
+	switch {
+	case w.invited && fault.Is(err, fault.NotFound):
+		return fault.Wrap(fault.Transient, err)
+	case fault.Is(err, fault.NotFound):
+		w.note("user.gone", "account %s no longer exists; it will be looked up again", w.c.UserID)
+		w.c.UserID, w.c.Granted = "", nil
+		return fault.Wrap(fault.Transient, err)
+	}
+	return err
+}
+
+// unblock re-enables an account stint had disabled, and recorded at once:
+// a failure before leaves the account blocked (safe), and never an enabled
+// account that stint believes blocked. An account an administrator
+// disabled stays disabled.
+func (w *enforcement) unblock(ctx context.Context) error {
+	if w.c.DisabledByStint || w.memo.disabledByStint {
+		if err := w.h.Directory.SetAccountEnabled(ctx, w.c.UserID, true); err != nil {
+			return err
+		}
+		w.note("account.enabled", "re-enabled sign-in: stint had blocked it")
+	}
+	w.c.Blocked, w.c.DisabledByStint, w.memo.disabledByStint = false, false, false
+	return nil
+}
+
+// removeGroups takes the user out of groups while other engagements keep
+// them in the directory.
+func (w *enforcement) removeGroups(ctx context.Context, keys []string) error {
+	for _, key := range keys {
+		gid, ok := w.managed(ctx, key)
+		if ok {
+			if err := w.h.Directory.RemoveMember(ctx, gid, w.c.UserID); err != nil {
+				return err
+			}
+			w.note("group.removed", "removed from %s (%s)", key, gid)
+		}
+		w.c.Granted = without(w.c.Granted, key)
+	}
+	return nil
+}
+
+// without returns keys less key.
+func without(keys []string, key string) []string {
+	return slices.DeleteFunc(keys, func(k string) bool { return k == key })
+}
+
+// managed returns the group of an access key, or notes that the key left
+// the allow-list since it was granted: stint may no longer touch that
+// group, and the reconciler's report names it.
+func (w *enforcement) managed(ctx context.Context, key string) (string, bool) {
+	gid, ok := w.h.Settings.Groups[key]
+	if !ok {
+		w.h.Log.WarnContext(ctx, "worker: granted access key no longer configured; membership left to an administrator", "contractor", w.c.Key, "key", key)
+		w.note("group.unmanaged", "access key %s is no longer in STINT_GROUPS; its group was not touched", key)
+	}
+	return gid, ok
+}
+
+// block ends the access of a contractor with no engagement left: it
+// removes the groups and reads the account in one request, then decides
+// from the account as it is now — an administrator may have converted a
+// guest to a member, or blocked it, since stint last looked. A guest's
+// sign-in is blocked, since Entra cannot revoke the sessions a guest holds
+// at their home tenant; a member keeps sign-in (members are often
+// employees with other reasons to sign in) and loses its sessions.
+func (w *enforcement) block(ctx context.Context, keys []string) error {
+	var gids []string
+	byGroup := map[string]string{}
+	for _, key := range keys {
+		gid, ok := w.managed(ctx, key)
+		if !ok {
+			w.c.Granted = without(w.c.Granted, key)
+			continue
+		}
+		gids, byGroup[gid] = append(gids, gid), key
+	}
+	u, err := w.h.Directory.RemoveAndRead(ctx, w.c.UserID, gids)
+	if fault.Is(err, fault.NotFound) {
+		w.note("account.gone", "the account %s no longer exists in the directory: nothing to remove or block", w.c.UserID)
+		w.c = engagement.Contractor{Key: w.c.Key, Blocked: true, Version: w.c.Version}
+		return nil
+	}
+	var bulk *engagement.BulkError
+	if err != nil && !errors.As(err, &bulk) {
+		return err
+	}
+	for _, gid := range gids {
+		if bulk == nil || bulk.Failed[gid] == nil {
+			w.note("group.removed", "removed from %s (%s)", byGroup[gid], gid)
+			w.c.Granted = without(w.c.Granted, byGroup[gid])
+		}
+	}
+	if bulk != nil {
+		return err
+	}
+	w.c.Guest = u.Guest
+	if u.Guest {
+		err = w.disable(ctx, u)
+	} else {
+		err = w.revoke(ctx, u)
+	}
+	if err == nil {
+		w.c.Blocked = true
+	}
+	return err
+}
+
+// disable blocks a guest's sign-in, recording that stint did it — unless
+// it was blocked already, by an administrator, whose block stint must never
+// undo.
+func (w *enforcement) disable(ctx context.Context, u engagement.User) error {
+	switch {
+	case u.Enabled:
+		if err := w.h.Directory.SetAccountEnabled(ctx, u.ID, false); err != nil {
+			return err
+		}
+		w.memo.disabledByStint = true
+	case !w.memo.disabledByStint:
+		w.note("account.already_disabled", "sign-in was already blocked, not by stint: stint will not re-enable it")
+		return nil
+	}
+	// Also when an attempt whose record was lost to a concurrent settle
+	// disabled it: its audit entry was lost with it.
+	w.c.DisabledByStint = true
+	w.note("account.disabled", "blocked sign-in: no engagement left (guest sessions live at the home tenant and cannot be revoked)")
+	return nil
+}
+
+// revoke ends a member's sessions; its sign-in stays as it is.
+func (w *enforcement) revoke(ctx context.Context, u engagement.User) error {
+	if err := w.h.Directory.RevokeSessions(ctx, u); err != nil {
+		return err
+	}
+	w.note("sessions.revoked", "revoked sign-in sessions: no engagement left (a member account keeps sign-in)")
+	return nil
 }
 
 func userType(u engagement.User) string {

@@ -2,13 +2,19 @@
 // and makes Entra match, through small typed handlers that transports (SQS
 // behind Lambda, the embedded queue) adapt their messages to.
 //
-// One event is handled as: read the engagement, merge the event (pure
-// rules), plan the contractor's access over all their engagements, carry the
-// plan out in the directory (idempotent operations), then record the new
-// state, then append the audit trail. The directory goes first: if recording
-// fails, the redelivered event finds the directory already right and the
-// operations succeed again without effect. A ledger conflict (the tick or
-// the reconciler wrote meanwhile) restarts the event from the top.
+// One event is handled as: read the contractor (which also finishes a
+// commit a crash interrupted), refuse or skip an event already handled,
+// read the engagement, merge the event (pure rules), plan the contractor's
+// access over all their engagements, carry the plan out in the directory
+// (idempotent operations), then commit: the contractor, the engagements
+// whose applied state changed, the note that the event was handled, and the
+// audit entries that explain it, in one Ledger.Commit — all or nothing. A
+// crash before the commit leaves nothing recorded, and the redelivered event
+// does it all again (the directory operations succeed without effect); a
+// crash after it leaves everything recorded, and the redelivery is a
+// duplicate. Either way each applied event has its audit entries exactly
+// once. A lost optimistic commit (the tick or the reconcile settled the
+// contractor meanwhile) restarts the event from the top.
 package worker
 
 import (
@@ -16,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -57,7 +62,8 @@ type Result struct {
 }
 
 // HandleEvent applies one event. Its error carries a fault code: Invalid
-// for an event that can never apply, Transient for one to retry later.
+// for an event that can never apply, Conflict for an id reused by another
+// event, Transient for one to retry later.
 func (h *Handler) HandleEvent(ctx context.Context, ev event.Event) (Result, error) {
 	ctx, writes := requestlog.New(ctx)
 	var res Result
@@ -85,6 +91,13 @@ type memory struct {
 
 func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Result, error) {
 	now := h.Now()
+	c, err := h.contractor(ctx, ev.ContractorKey())
+	if err != nil {
+		return Result{}, err
+	}
+	if res, done, err := h.handled(ctx, ev); done {
+		return res, err
+	}
 	rec, err := h.Ledger.Engagement(ctx, ev.Data.EngagementID)
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return Result{}, err
@@ -94,28 +107,42 @@ func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Resu
 		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.refused", Detail: err.Error()})
 		return Result{}, err
 	}
-	if outcome == engagement.Duplicate {
-		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.duplicate", Detail: "already applied; nothing done"})
-		return Result{Outcome: outcome}, nil
-	}
-	engs, err := h.Ledger.ContractorEngagements(ctx, next.Contractor)
+	engs, err := h.Ledger.ContractorEngagements(ctx, c.Key)
 	if err != nil {
 		return Result{}, err
 	}
-	s, err := h.settle(ctx, next.Contractor, replace(engs, next), now, memo, next.ID, ev.ID)
-	if err != nil {
-		if !errors.Is(err, errLedgerConflict) {
-			entries := append([]engagement.AuditEntry{{Action: "event.failed", Detail: fmt.Sprintf(
-				"%s; the directory is not done (%v); the desired state is recorded and will be retried", outcome, err)}}, s.Changes...)
-			h.audit(ctx, ev, entries...)
-		}
-		return Result{Outcome: outcome, Plan: s.Plan}, err
+	s, err := h.settle(ctx, c, replace(engs, next), now, memo, forEvent(ev, outcome))
+	return Result{Outcome: outcome, Plan: s.Plan}, err
+}
+
+// handled answers an event handled before: the same event again is a
+// duplicate, a no-op; another event reusing its id is refused, since
+// CloudEvents ids are unique per source.
+func (h *Handler) handled(ctx context.Context, ev event.Event) (Result, bool, error) {
+	seen, err := h.Ledger.Seen(ctx, ev.Key())
+	switch {
+	case fault.Is(err, fault.NotFound):
+		return Result{}, false, nil
+	case err != nil:
+		return Result{}, true, err
+	case seen.Digest != "" && seen.Digest != ev.Digest():
+		err := fault.Errorf(fault.Conflict, "event %s from %s: this id was handled before (%s) for an event that said something else; ids are unique per source: send a new event with a new id",
+			ev.ID, ev.Source, seen.At.UTC().Format(time.RFC3339))
+		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.refused", Detail: err.Error()})
+		return Result{}, true, err
 	}
-	stored, _ := find(s.Engagements, next.ID)
-	detail := fmt.Sprintf("%s; now %s, %s..%s, access %v", outcome, stored.State, stamp(stored.StartsAt), stamp(stored.EndsAt), stored.Access)
-	entries := append([]engagement.AuditEntry{{Action: "event." + string(outcome), Detail: detail}}, s.Changes...)
-	h.audit(ctx, ev, entries...)
-	return Result{Outcome: outcome, Plan: s.Plan}, nil
+	h.audit(ctx, ev, engagement.AuditEntry{Action: "event.duplicate", Detail: fmt.Sprintf("already handled at %s (%s); nothing done", seen.At.UTC().Format(time.RFC3339), seen.Outcome)})
+	return Result{Outcome: engagement.Duplicate}, true, nil
+}
+
+// contractor reads what stint applied for a contractor (a fresh record
+// when there is none yet).
+func (h *Handler) contractor(ctx context.Context, key string) (engagement.Contractor, error) {
+	c, err := h.Ledger.Contractor(ctx, key)
+	if fault.Is(err, fault.NotFound) {
+		return engagement.Contractor{Key: key}, nil
+	}
+	return c, err
 }
 
 // Settlement is what settling a contractor did.
@@ -138,97 +165,86 @@ func (h *Handler) Settle(ctx context.Context, contractor, actor string) (Settlem
 	var s Settlement
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		var c engagement.Contractor
 		var engs []engagement.Engagement
+		if c, err = h.contractor(ctx, contractor); err != nil {
+			return s, err
+		}
 		if engs, err = h.Ledger.ContractorEngagements(ctx, contractor); err != nil {
 			return s, err
 		}
-		s, err = h.settle(ctx, contractor, engs, h.Now(), memo, "", "")
+		s, err = h.settle(ctx, c, engs, h.Now(), memo, forActor(actor))
 		if !errors.Is(err, errLedgerConflict) {
 			break
 		}
 	}
-	if err != nil || (len(s.Changes) == 0 && len(s.Moved) == 0) {
-		return s, err
-	}
-	now := h.Now()
-	entries := slices.Clone(s.Changes)
-	for _, e := range s.Moved {
-		entries = append(entries, engagement.AuditEntry{Engagement: e.ID, Action: "engagement." + string(e.State),
-			Detail: fmt.Sprintf("%s at %s (%s..%s)", e.State, now.UTC().Format(time.RFC3339), stamp(e.StartsAt), stamp(e.EndsAt))})
-	}
-	for i := range entries {
-		entries[i].At, entries[i].Actor, entries[i].Contractor = now, actor, contractor
-	}
-	if err := h.Ledger.Append(ctx, entries...); err != nil {
-		h.Log.ErrorContext(ctx, "worker: audit trail not written", "contractor", contractor, "error", err.Error())
-	}
-	return s, nil
+	return s, err
 }
 
-// settle plans over all the contractor's engagements, carries the plan out,
-// and stores the contractor, the engagement dirty (changed by the event
-// eventID; "" for none) and every engagement whose applied State changed. A
-// lost optimistic write returns errLedgerConflict.
+// settle plans over all the contractor's engagements, carries the plan out
+// in the directory, and commits what it did with why.
 //
-// The contractor record is written on every settle, even with nothing to
+// When the directory is done, the commit stores every engagement whose
+// applied State changed (and the event's, with its new dates), notes the
+// event as handled, and explains it all. When the directory could not be
+// brought in line, it stores what is known: the contractor as far as it got
+// (a user invited, groups added or removed) and the event's engagement with
+// its new dates but its applied State unchanged. The tick then sees the
+// transition as due and retries it, a reconcile never restores access the
+// event took away, and since the event is not noted as handled a
+// redelivery, or a replay from the dead letters, runs it again.
+//
+// The contractor record is committed on every settle, even with nothing to
 // do, so that two settles of one contractor (the tick and an event) are
 // serialised by its version: the loser starts again from fresh records
 // rather than acting on a stale list of engagements.
-func (h *Handler) settle(ctx context.Context, contractor string, engs []engagement.Engagement, now time.Time, memo *memory, dirty, eventID string) (Settlement, error) {
-	c, err := h.Ledger.Contractor(ctx, contractor)
-	if fault.Is(err, fault.NotFound) {
-		c, err = engagement.Contractor{Key: contractor}, nil
-	}
-	if err != nil {
-		return Settlement{}, err
-	}
+func (h *Handler) settle(ctx context.Context, c engagement.Contractor, engs []engagement.Engagement, now time.Time, memo *memory, o origin) (Settlement, error) {
 	s := Settlement{Plan: engagement.PlanAccess(c, engs, now)}
+	var err error
 	c, s.Changes, err = h.enforce(ctx, c, profile(engs), s.Plan, memo)
+	ch := engagement.Change{Contractor: c}
 	if err != nil {
-		h.saveProgress(ctx, c, engs, dirty, eventID)
-		return s, err
-	}
-	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
-		return s, conflictOr(err)
-	}
-	for _, e := range engs {
-		status := e.StatusAt(now)
-		if e.ID != dirty && status == e.State {
-			s.Engagements = append(s.Engagements, e)
-			continue
+		if e, ok := find(engs, o.dirty); ok {
+			ch.Engagements = append(ch.Engagements, e)
 		}
-		moved := status != e.State
-		e.State = status
-		stored, err := h.Ledger.PutEngagement(ctx, e)
-		if err != nil {
-			return s, conflictOr(err)
+		ch.Audit = o.entries(now, c.Key, o.failed(err), s.Changes, nil)
+	} else {
+		var changed []engagement.Engagement
+		for _, e := range engs {
+			status := e.StatusAt(now)
+			if e.ID != o.dirty && status == e.State {
+				continue
+			}
+			if status != e.State {
+				e.State = status
+				s.Moved = append(s.Moved, e)
+			}
+			changed = append(changed, e)
 		}
-		if moved {
-			s.Moved = append(s.Moved, stored)
-		}
-		s.Engagements = append(s.Engagements, stored)
+		ch.Engagements, ch.Seen = changed, o.seen(now)
+		ch.Audit = o.entries(now, c.Key, o.done(changed), s.Changes, s.Moved)
 	}
-	return s, nil
+	_, stored, cerr := h.Ledger.Commit(ctx, ch)
+	if cerr != nil {
+		if fault.Is(cerr, fault.Conflict) {
+			return s, errLedgerConflict
+		}
+		return s, cerr
+	}
+	s.Engagements = merged(engs, stored)
+	return s, err
 }
 
-// saveProgress records what is known when the directory could not be
-// brought in line: the contractor as far as it got (a user invited, groups
-// added or removed), and the event's engagement with its new dates but its
-// applied State unchanged. The tick then sees the transition as due and
-// retries it, and a reconcile never restores access the event took away.
-// The event id is not marked seen, so a redelivery or a replay from the
-// dead letters runs the event again. Best effort: a write that fails here
-// leaves the records as they were, which is safe, only slower to converge.
-func (h *Handler) saveProgress(ctx context.Context, c engagement.Contractor, engs []engagement.Engagement, dirty, eventID string) {
-	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
-		h.Log.WarnContext(ctx, "worker: partial progress not recorded", "contractor", c.Key, "error", err.Error())
-	}
-	if e, ok := find(engs, dirty); ok && eventID != "" {
-		e.EventIDs = slices.DeleteFunc(slices.Clone(e.EventIDs), func(id string) bool { return id == eventID })
-		if _, err := h.Ledger.PutEngagement(ctx, e); err != nil {
-			h.Log.WarnContext(ctx, "worker: desired state not recorded", "engagement", e.ID, "error", err.Error())
+// merged returns engs with the stored versions of those a commit wrote.
+func merged(engs, stored []engagement.Engagement) []engagement.Engagement {
+	out := make([]engagement.Engagement, 0, len(engs))
+	for _, e := range engs {
+		if w, ok := find(stored, e.ID); ok {
+			e = w
 		}
+		out = append(out, e)
 	}
+	return out
 }
 
 // profile is the engagement whose contact details an invitation uses: the
@@ -245,18 +261,11 @@ func profile(engs []engagement.Engagement) engagement.Engagement {
 
 func find(engs []engagement.Engagement, id string) (engagement.Engagement, bool) {
 	for _, e := range engs {
-		if e.ID == id {
+		if id != "" && e.ID == id {
 			return e, true
 		}
 	}
 	return engagement.Engagement{}, false
-}
-
-func conflictOr(err error) error {
-	if fault.Is(err, fault.Conflict) {
-		return errLedgerConflict
-	}
-	return err
 }
 
 // replace puts next in place of its stored version, or adds it.
@@ -270,6 +279,8 @@ func replace(engs []engagement.Engagement, next engagement.Engagement) []engagem
 	return append(engs, next)
 }
 
+// audit appends entries about an event outside a settle (refused,
+// duplicate): they change no record.
 func (h *Handler) audit(ctx context.Context, ev event.Event, entries ...engagement.AuditEntry) {
 	now := h.Now()
 	for i := range entries {
@@ -277,8 +288,8 @@ func (h *Handler) audit(ctx context.Context, ev event.Event, entries ...engageme
 		entries[i].Contractor, entries[i].Engagement = ev.ContractorKey(), ev.Data.EngagementID
 	}
 	if err := h.Ledger.Append(ctx, entries...); err != nil {
-		// The state is recorded; only its explanation is missing. Say so
-		// loudly rather than fail an event whose effects are done.
+		// Nothing was recorded that these entries explain; say so loudly
+		// rather than fail the event for it.
 		h.Log.ErrorContext(ctx, "worker: audit trail not written", "event_id", ev.ID, "error", err.Error())
 	}
 }
@@ -294,7 +305,7 @@ func (h *Handler) refusedUnparsed(ctx context.Context, m engagement.Message, err
 }
 
 func (h *Handler) logResult(ctx context.Context, ev event.Event, res Result, err error) {
-	attrs := []any{"event_id", ev.ID, "type", string(ev.Type), "engagement", ev.Data.EngagementID,
+	attrs := []any{"event_id", ev.ID, "source", ev.Source, "type", string(ev.Type), "engagement", ev.Data.EngagementID,
 		"contractor", ev.ContractorKey(), "graph_writes", res.Writes}
 	switch {
 	case err != nil:

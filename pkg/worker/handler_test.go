@@ -158,8 +158,9 @@ func TestLifecycleOfANewGuest(t *testing.T) {
 	e.now = e.day(0.5)
 	end := e.ev("ev-3", event.Ended, e.now, "ENG-1", nil)
 	_, calls = e.handle(t, end)
-	// Two access keys: two removals, then the block ($batch: read + patch).
-	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204", "DELETE /groups/{id}/members/{id}/$ref 204", "POST /$batch 200")
+	// Two access keys: one $batch removes both and reads the account; then
+	// the block.
+	wantCalls(t, calls, "POST /$batch 200", "PATCH /users/{id} 204")
 	ana = e.ana(t)
 	if ana.AccountEnabled || len(e.memberOf(ana.ID)) != 0 {
 		t.Errorf("after the end: enabled=%v, groups %v; want blocked, in no group", ana.AccountEnabled, e.memberOf(ana.ID))
@@ -187,7 +188,7 @@ func TestFloorsOfGraphCalls(t *testing.T) {
 	wantCalls(t, calls, "GET /users 200", "POST /groups/{id}/members/$ref 204") // existing user: 2
 	e.now = e.day(1)
 	_, calls = e.handle(t, e.ev("x", event.Ended, e.now, "ENG-1", nil))
-	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204", "POST /$batch 200") // guest, one group: 2
+	wantCalls(t, calls, "POST /$batch 200", "PATCH /users/{id} 204") // guest, one group: 2 (remove and read; block)
 }
 
 func TestMemberAccountsAreRevokedNotDisabled(t *testing.T) {
@@ -196,7 +197,7 @@ func TestMemberAccountsAreRevokedNotDisabled(t *testing.T) {
 	e.handle(t, e.started("s", e.day(-1), e.day(-1), e.day(90)))
 	e.now = e.day(1)
 	_, calls := e.handle(t, e.ev("x", event.Ended, e.now, "ENG-1", nil))
-	wantCalls(t, calls, "DELETE /groups/{id}/members/{id}/$ref 204", "POST /users/{id}/revokeSignInSessions 200")
+	wantCalls(t, calls, "POST /$batch 200", "POST /users/{id}/revokeSignInSessions 200")
 	u, _ := e.tenant.User(member.ID)
 	if !u.AccountEnabled || u.SessionsRevokedAt.IsZero() {
 		t.Errorf("member = enabled %v, revoked at %v; want enabled with sessions revoked", u.AccountEnabled, u.SessionsRevokedAt)
@@ -355,5 +356,108 @@ func TestDeletedAccountIsLookedUpAgain(t *testing.T) {
 	c, _ = e.ledger.Contractor(context.Background(), "ana@partner.example")
 	if c.UserID != e.ana(t).ID || !slices.Equal(e.memberOf(c.UserID), []string{"contractor-access"}) {
 		t.Errorf("contractor %+v, want the real account found again and added", c)
+	}
+}
+
+// A guest an administrator converted to a member while engaged is treated
+// as the member it now is when the engagement ends: sessions revoked, sign-in
+// left alone — decided from the account as it is, read in the same request
+// that removes its groups.
+func TestGuestConvertedToMemberIsNotBlocked(t *testing.T) {
+	e := newEnv(t)
+	e.handle(t, e.started("s", e.day(-1), e.day(-1), e.day(90)))
+	ana := e.ana(t)
+	if err := e.tenant.SetUserType(ana.ID, "Member"); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.day(1)
+	_, calls := e.handle(t, e.ev("x", event.Ended, e.now, "ENG-1", nil))
+	wantCalls(t, calls, "POST /$batch 200", "POST /users/{id}/revokeSignInSessions 200")
+	u, _ := e.tenant.User(ana.ID)
+	if !u.AccountEnabled || u.SessionsRevokedAt.IsZero() || len(e.memberOf(ana.ID)) != 0 {
+		t.Errorf("converted member: enabled %v, sessions revoked %v, groups %v; want enabled, revoked, in no group",
+			u.AccountEnabled, !u.SessionsRevokedAt.IsZero(), e.memberOf(ana.ID))
+	}
+	c, _ := e.ledger.Contractor(context.Background(), "ana@partner.example")
+	if c.Guest || c.DisabledByStint || !c.Blocked {
+		t.Errorf("contractor record %+v: want a member, access ended, not disabled by stint", c)
+	}
+}
+
+// An event whose source and id were handled before is a duplicate when it
+// says the same, and refused as a conflict when it says something else;
+// the same id from another source is another event.
+func TestEventIdentityIsSourceAndID(t *testing.T) {
+	e := newEnv(t)
+	first := e.started("ev-1", e.day(-1), e.day(-1), e.day(90))
+	e.handle(t, first)
+
+	res, err := e.handler.HandleEvent(context.Background(), first)
+	if err != nil || res.Outcome != engagement.Duplicate {
+		t.Errorf("the same event again = %+v, %v; want a duplicate", res, err)
+	}
+	reused := first
+	end := e.day(10)
+	reused.Data.EndsAt = &end
+	if _, err := e.handler.HandleEvent(context.Background(), reused); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "send a new event with a new id") {
+		t.Errorf("the same id saying something else = %v, want a conflict", err)
+	}
+	rec, _ := e.ledger.Engagement(context.Background(), "ENG-1")
+	if !rec.EndsAt.Equal(e.day(90)) {
+		t.Errorf("end after the refused event = %v, want day 90 still", rec.EndsAt)
+	}
+	other := e.ev("ev-1", event.Extended, e.day(0), "ENG-1", func(d *event.Data) { end := e.day(120); d.EndsAt = &end })
+	other.Source = "contracts/other"
+	if res, err := e.handler.HandleEvent(context.Background(), other); err != nil || res.Outcome != engagement.Applied {
+		t.Errorf("the same id from another source = %+v, %v; want applied", res, err)
+	}
+}
+
+// crashingLedger fails the first Commit, either before it stores anything
+// or after it stored everything (a process killed on either side of the
+// commit point).
+type crashingLedger struct {
+	engagement.Ledger
+	after   bool
+	crashed bool
+}
+
+func (l *crashingLedger) Commit(ctx context.Context, ch engagement.Change) (engagement.Contractor, []engagement.Engagement, error) {
+	if l.crashed || len(ch.Seen) == 0 {
+		return l.Ledger.Commit(ctx, ch)
+	}
+	l.crashed = true
+	if l.after {
+		l.Ledger.Commit(ctx, ch)
+	}
+	return engagement.Contractor{}, nil, fault.Errorf(fault.Transient, "killed")
+}
+
+// Whichever side of its commit a crash falls on, an applied event has its
+// event.applied and directory entries exactly once after the redelivery.
+func TestAuditEntriesExactlyOnceAcrossACrash(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash after the commit: %v", after), func(t *testing.T) {
+			e := newEnv(t)
+			e.handler.Ledger = &crashingLedger{Ledger: e.ledger, after: after}
+			ev := e.started("s", e.day(-1), e.day(-1), e.day(90), "contractor-access", "github-org")
+			if _, err := e.handler.HandleEvent(context.Background(), ev); err == nil {
+				t.Fatal("the crash went unnoticed")
+			}
+			if _, err := e.handler.HandleEvent(context.Background(), ev); err != nil {
+				t.Fatalf("redelivery: %v", err)
+			}
+			trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
+			count := map[string]int{}
+			for _, a := range trail {
+				count[a.Action]++
+			}
+			if count["event.applied"] != 1 || count["group.added"] != 2 || count["user.invited"]+count["user.found"] != 1 {
+				t.Errorf("trail counts %v: want one event.applied, two group.added, one invited or found", count)
+			}
+			if n := len(e.tenant.Invitations()); n != 1 {
+				t.Errorf("%d invitations, want 1", n)
+			}
+		})
 	}
 }

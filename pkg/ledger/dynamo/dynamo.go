@@ -6,9 +6,13 @@
 //	pk              sk           what
 //	E#<engagement>  -            an engagement record; while not ended it also
 //	                             carries state and due, indexed by "by-due"
-//	C#<contractor>  -            what stint applied for a contractor
+//	C#<contractor>  -            what stint applied for a contractor; while a
+//	                             commit is being rolled forward, also its
+//	                             redo log ("pending"; see Commit)
 //	C#<contractor>  engagements  the ids of the contractor's engagements (a string set)
 //	A#<contractor>  <entry id>   an audit entry
+//	S#<event key>   -            a handled event (source and id), for
+//	                             duplicate detection
 //	M               <key>        a mark: a small named note (value); one
 //	                             partition, so a prefix is a Query, not a Scan
 //
@@ -25,7 +29,8 @@
 // is missing or belongs to someone else, as a failed create leaves behind.
 //
 // DynamoDB-compatible servers without transactions (dynalite) are enough:
-// nothing here needs TransactWriteItems.
+// nothing here needs TransactWriteItems. A Commit is atomic through a redo
+// log on the contractor item (see pending in commit.go).
 package dynamo
 
 import (
@@ -145,39 +150,12 @@ func (l *Ledger) Engagement(ctx context.Context, id string) (engagement.Engageme
 	return e, err
 }
 
-// PutEngagement stores e if its Version is the stored one.
-func (l *Ledger) PutEngagement(ctx context.Context, e engagement.Engagement) (engagement.Engagement, error) {
-	if e.ID == "" || e.Contractor == "" {
-		return e, fault.Errorf(fault.Invalid, "dynamodb ledger: engagement needs an id and a contractor")
-	}
-	if e.Version == 0 {
-		// Index first: a reader must never miss a record that exists.
-		_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 &l.table,
-			Key:                       key("C#"+e.Contractor, "engagements"),
-			UpdateExpression:          aws.String("ADD ids :id"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": &types.AttributeValueMemberSS{Value: []string{e.ID}}},
-		})
-		if err != nil {
-			return e, classify(fmt.Errorf("dynamodb ledger: index engagement %s: %w", e.ID, err), l.table)
-		}
-	}
-	stored := e
-	stored.Version, stored.UpdatedAt = e.Version+1, l.now().UTC()
-	item := key("E#"+e.ID, "-")
-	if due := stored.DueAt(); !due.IsZero() {
-		item["state"] = s(string(stored.State))
-		item["due"] = s(due.UTC().Format(dueLayout) + "#" + e.ID)
-	}
-	err := l.put(ctx, item, stored, stored.Version, e.Version, "engagement "+e.ID)
-	if err != nil {
-		return e, err
-	}
-	return stored, nil
-}
-
-// ContractorEngagements reads the contractor's id set, then each record.
+// ContractorEngagements reads the contractor (finishing a commit a crash
+// interrupted), its id set, then each record.
 func (l *Ledger) ContractorEngagements(ctx context.Context, contractor string) ([]engagement.Engagement, error) {
+	if _, _, err := l.contractorItem(ctx, contractor); err != nil {
+		return nil, err
+	}
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &l.table, Key: key("C#"+contractor, "engagements"), ConsistentRead: aws.Bool(true),
 	})
@@ -375,10 +353,10 @@ func (l *Ledger) DeleteMark(ctx context.Context, k string) error {
 	return classify(err, l.table)
 }
 
-// Contractor reads what stint applied for one contractor.
+// Contractor reads what stint applied for one contractor, finishing a
+// commit a crash interrupted.
 func (l *Ledger) Contractor(ctx context.Context, k string) (engagement.Contractor, error) {
-	var c engagement.Contractor
-	found, err := l.get(ctx, key("C#"+k, "-"), &c)
+	c, found, err := l.contractorItem(ctx, k)
 	if err == nil && !found {
 		err = fault.Errorf(fault.NotFound, "dynamodb ledger: contractor %q not found", k)
 	}

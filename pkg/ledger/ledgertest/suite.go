@@ -29,7 +29,7 @@ func Record(id, contractor string, state engagement.Status, start, end time.Time
 		Access: []string{"contractor-access"}, StartsAt: start, EndsAt: end, Started: true,
 		StartedBy: engagement.Stamp{Time: start, EventID: id + "-s", Type: "engagement.started"},
 		Last:      engagement.Stamp{Time: start, EventID: id + "-s", Type: "engagement.started"},
-		EventIDs:  []string{id + "-s"}, State: state,
+		State:     state,
 	}
 }
 
@@ -50,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"the audit trail", testAudit},
 		{"all contractors", testContractors},
 		{"marks", testMarks},
+		{"a commit stores a settle and its trail", testCommit},
+		{"a commit with one stale version stores nothing", testCommitAllOrNothing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,10 +81,11 @@ func testRoundTrip(t *testing.T, l engagement.Ledger) {
 	e := Record("ENG-1", "ana@partner.example", engagement.Active, day(-1), day(30))
 	e.Sponsor, e.DisplayName, e.Terminated = "owner@corp.example", "Ana Lima", true
 	e.StartsAt = e.StartsAt.Add(123456789 * time.Nanosecond)
-	stored, err := l.PutEngagement(ctx, e)
+	_, engs, err := l.Commit(ctx, engagement.Change{Contractor: engagement.Contractor{Key: e.Contractor}, Engagements: []engagement.Engagement{e}})
 	if err != nil {
-		t.Fatalf("PutEngagement: %v", err)
+		t.Fatalf("Commit: %v", err)
 	}
+	stored := engs[0]
 	if stored.Version != 1 || stored.UpdatedAt.IsZero() {
 		t.Errorf("stored Version = %d, UpdatedAt = %v; want 1 and set", stored.Version, stored.UpdatedAt)
 	}
@@ -97,35 +100,37 @@ func testRoundTrip(t *testing.T, l engagement.Ledger) {
 
 func testVersions(t *testing.T, l engagement.Ledger) {
 	ctx := context.Background()
-	e := Record("ENG-1", "ana@partner.example", engagement.Pending, day(1), day(30))
-	v1, err := l.PutEngagement(ctx, e)
+	key := "ana@partner.example"
+	e := Record("ENG-1", key, engagement.Pending, day(1), day(30))
+	c1, engs, err := l.Commit(ctx, engagement.Change{Contractor: engagement.Contractor{Key: key}, Engagements: []engagement.Engagement{e}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.PutEngagement(ctx, e); !fault.Is(err, fault.Conflict) {
-		t.Errorf("creating ENG-1 again: error = %v, want conflict", err)
+	if _, _, err := l.Commit(ctx, engagement.Change{Contractor: engagement.Contractor{Key: key}, Engagements: []engagement.Engagement{e}}); !fault.Is(err, fault.Conflict) {
+		t.Errorf("creating the contractor again: error = %v, want conflict", err)
 	}
+	v1 := engs[0]
 	v1.State = engagement.Active
-	v2, err := l.PutEngagement(ctx, v1)
-	if err != nil || v2.Version != 2 {
-		t.Fatalf("update at version 1 = %d, %v; want version 2", v2.Version, err)
+	c2, engs, err := l.Commit(ctx, engagement.Change{Contractor: c1, Engagements: []engagement.Engagement{v1}})
+	if err != nil || c2.Version != 2 || engs[0].Version != 2 {
+		t.Fatalf("commit at version 1 = contractor v%d, %v; want version 2", c2.Version, err)
 	}
 	v1.EndsAt = day(60)
-	if _, err := l.PutEngagement(ctx, v1); !fault.Is(err, fault.Conflict) {
-		t.Errorf("update at stale version 1: error = %v, want conflict", err)
+	if _, _, err := l.Commit(ctx, engagement.Change{Contractor: c1, Engagements: []engagement.Engagement{v1}}); !fault.Is(err, fault.Conflict) {
+		t.Errorf("commit at stale version 1: error = %v, want conflict", err)
 	}
 	got, _ := l.Engagement(ctx, "ENG-1")
 	if got.Version != 2 || !got.EndsAt.Equal(day(30)) || got.State != engagement.Active {
-		t.Errorf("after the lost update: version %d, end %v, state %s; want the winner's", got.Version, got.EndsAt, got.State)
+		t.Errorf("after the lost commit: version %d, end %v, state %s; want the winner's", got.Version, got.EndsAt, got.State)
 	}
 }
 
 func testRace(t *testing.T, l engagement.Ledger) {
 	ctx := context.Background()
-	base, err := l.PutEngagement(ctx, Record("ENG-1", "ana@partner.example", engagement.Pending, day(1), day(30)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := "ana@partner.example"
+	Put(t, l, Record("ENG-1", key, engagement.Pending, day(1), day(30)))
+	c, _ := l.Contractor(ctx, key)
+	base, _ := l.Engagement(ctx, "ENG-1")
 	const writers = 8
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -137,7 +142,8 @@ func testRace(t *testing.T, l engagement.Ledger) {
 			e := base
 			e.EndsAt = day(40 + i)
 			<-start
-			_, errs[i] = l.PutEngagement(ctx, e)
+			_, _, errs[i] = l.Commit(ctx, engagement.Change{Contractor: c, Engagements: []engagement.Engagement{e},
+				Audit: []engagement.AuditEntry{{Contractor: key, Action: "test", Detail: fmt.Sprint("writer ", i)}}})
 		}()
 	}
 	close(start)
@@ -159,6 +165,10 @@ func testRace(t *testing.T, l engagement.Ledger) {
 	got, _ := l.Engagement(ctx, "ENG-1")
 	if got.Version != 2 || !got.EndsAt.Equal(day(40+won)) {
 		t.Errorf("stored version %d, end %v; want version 2 with writer %d's end", got.Version, got.EndsAt, won)
+	}
+	trail, _ := l.Audit(ctx, engagement.AuditQuery{Contractor: key})
+	if got := details(trail); !slices.Equal(got, []string{fmt.Sprint("writer ", won)}) {
+		t.Errorf("trail = %v, want the winner's entry alone", got)
 	}
 }
 
@@ -215,9 +225,7 @@ func testDue(t *testing.T, l engagement.Ledger) {
 	// Moving a record out of its state takes it out of the due lists.
 	e, _ := l.Engagement(ctx, "A-due")
 	e.State = engagement.Ended
-	if _, err := l.PutEngagement(ctx, e); err != nil {
-		t.Fatal(err)
-	}
+	put(t, l, e)
 	if ends, _ := l.DueEnds(ctx, now, 0); !slices.Equal(idsOf(ends), []string{"A-due-now"}) {
 		t.Errorf("DueEnds after ending A-due = %v, want A-due-now", idsOf(ends))
 	}
@@ -327,13 +335,37 @@ func testAudit(t *testing.T, l engagement.Ledger) {
 	}
 }
 
-func put(t *testing.T, l engagement.Ledger, recs ...engagement.Engagement) {
-	t.Helper()
+// Put stores records as settles would: a contractor's records together with
+// the contractor, in one Commit. Records not yet stored have Version 0;
+// stored ones their version.
+func Put(tb testing.TB, l engagement.Ledger, recs ...engagement.Engagement) {
+	tb.Helper()
+	ctx := context.Background()
+	var keys []string
+	byKey := map[string][]engagement.Engagement{}
 	for _, e := range recs {
-		if _, err := l.PutEngagement(context.Background(), e); err != nil {
-			t.Fatalf("PutEngagement(%s): %v", e.ID, err)
+		if _, ok := byKey[e.Contractor]; !ok {
+			keys = append(keys, e.Contractor)
+		}
+		byKey[e.Contractor] = append(byKey[e.Contractor], e)
+	}
+	for _, key := range keys {
+		c, err := l.Contractor(ctx, key)
+		if fault.Is(err, fault.NotFound) {
+			c, err = engagement.Contractor{Key: key}, nil
+		}
+		if err == nil {
+			_, _, err = l.Commit(ctx, engagement.Change{Contractor: c, Engagements: byKey[key]})
+		}
+		if err != nil {
+			tb.Fatalf("store the engagements of %s: %v", key, err)
 		}
 	}
+}
+
+func put(t *testing.T, l engagement.Ledger, recs ...engagement.Engagement) {
+	t.Helper()
+	Put(t, l, recs...)
 }
 
 func idsOf(recs []engagement.Engagement) []string {
@@ -423,5 +455,89 @@ func testMarks(t *testing.T, l engagement.Ledger) {
 	all, _ := l.Marks(ctx, "")
 	if len(all) != 2 {
 		t.Errorf("Marks(\"\") = %v, want both remaining", all)
+	}
+}
+
+func testCommit(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	key := "ana@partner.example"
+	e1 := Record("ENG-1", key, engagement.Active, day(-1), day(30))
+	put(t, l, e1)
+	stored, _ := l.Engagement(ctx, "ENG-1")
+	stored.State = engagement.Ended
+	fresh := Record("ENG-2", key, engagement.Pending, day(5), day(40))
+	c, _ := l.Contractor(ctx, key)
+	c.UserID, c.Granted = "u-1", []string{"contractor-access"}
+	ch := engagement.Change{
+		Contractor:  c,
+		Engagements: []engagement.Engagement{stored, fresh},
+		Seen:        []engagement.SeenEvent{{Key: "hr/test ev-1", Digest: "d1", Engagement: "ENG-1", Outcome: engagement.Applied}},
+		Audit: []engagement.AuditEntry{
+			{Contractor: key, EventID: "ev-1", Action: "event.applied", Detail: "first"},
+			{Contractor: key, EventID: "ev-1", Action: "group.added", Detail: "second"},
+		},
+	}
+	c, engs, err := l.Commit(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version != 2 || len(engs) != 2 || engs[0].Version != 2 || engs[1].Version != 1 {
+		t.Errorf("Commit returned contractor v%d, engagements %+v; want v2, and ENG-1 v2, ENG-2 v1", c.Version, engs)
+	}
+	got, err := l.ContractorEngagements(ctx, key)
+	if err != nil || len(got) != 2 || got[0].State != engagement.Ended || got[1].Version != 1 {
+		t.Errorf("engagements after the commit = %+v, %v", got, err)
+	}
+	if c, err := l.Contractor(ctx, key); err != nil || c.UserID != "u-1" || c.Version != 2 {
+		t.Errorf("contractor after the commit = %+v, %v", c, err)
+	}
+	seen, err := l.Seen(ctx, "hr/test ev-1")
+	if err != nil || seen.Digest != "d1" || seen.Engagement != "ENG-1" || seen.At.IsZero() {
+		t.Errorf("Seen = %+v, %v; want the handled event with its digest", seen, err)
+	}
+	if _, err := l.Seen(ctx, "hr/test ev-2"); !fault.Is(err, fault.NotFound) {
+		t.Errorf("Seen(never handled) error = %v, want not found", err)
+	}
+	trail, _ := l.Audit(ctx, engagement.AuditQuery{Contractor: key})
+	if got := details(trail); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("trail = %v, want both entries in order", got)
+	}
+	due, _ := l.DueStarts(ctx, day(6), 0)
+	if !slices.Equal(idsOf(due), []string{"ENG-2"}) {
+		t.Errorf("DueStarts after the commit = %v, want the committed ENG-2", idsOf(due))
+	}
+}
+
+func testCommitAllOrNothing(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	key := "ana@partner.example"
+	put(t, l, Record("ENG-1", key, engagement.Active, day(-1), day(30)))
+	c, _ := l.Contractor(ctx, key)
+	for name, ch := range map[string]engagement.Change{
+		"a stale contractor": {
+			Contractor:  engagement.Contractor{Key: key, UserID: "u-1", Version: c.Version - 1},
+			Engagements: []engagement.Engagement{Record("ENG-3", key, engagement.Pending, day(1), day(9))},
+		},
+	} {
+		ch.Seen = []engagement.SeenEvent{{Key: "hr/test lost", Engagement: "ENG-1"}}
+		ch.Audit = []engagement.AuditEntry{{Contractor: key, Action: "event.applied", Detail: "lost"}}
+		if _, _, err := l.Commit(ctx, ch); !fault.Is(err, fault.Conflict) {
+			t.Fatalf("%s: Commit error = %v, want conflict", name, err)
+		}
+		if got, err := l.Contractor(ctx, key); err != nil || got.Version != c.Version || got.UserID != "" {
+			t.Errorf("%s: the contractor changed: %+v, %v", name, got, err)
+		}
+		if _, err := l.Engagement(ctx, "ENG-3"); !fault.Is(err, fault.NotFound) {
+			t.Errorf("%s: the new engagement was stored (%v)", name, err)
+		}
+		if _, err := l.Seen(ctx, "hr/test lost"); !fault.Is(err, fault.NotFound) {
+			t.Errorf("%s: the event was noted as handled (%v)", name, err)
+		}
+		if trail, _ := l.Audit(ctx, engagement.AuditQuery{}); len(trail) != 0 {
+			t.Errorf("%s: the trail has %v", name, details(trail))
+		}
+		if got, _ := l.ContractorEngagements(ctx, key); !slices.Equal(idsOf(got), []string{"ENG-1"}) {
+			t.Errorf("%s: engagements = %v, want ENG-1 alone", name, idsOf(got))
+		}
 	}
 }

@@ -9,15 +9,18 @@ import (
 	"github.com/stintdev/stint/pkg/ledger/ledgertest"
 )
 
-// BenchmarkPutEngagement measures one durable versioned write (a create).
-func BenchmarkPutEngagement(b *testing.B) {
+// BenchmarkCommit measures one durable settle: a contractor and a new
+// engagement, versioned, with an audit entry.
+func BenchmarkCommit(b *testing.B) {
 	l := openTemp(b)
 	defer l.Close()
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
-		e := ledgertest.Record(fmt.Sprint("ENG-", i), "ana@partner.example", engagement.Active, day(-1), day(30))
-		if _, err := l.PutEngagement(ctx, e); err != nil {
+		key := fmt.Sprint("c", i, "@x.example")
+		e := ledgertest.Record(fmt.Sprint("ENG-", i), key, engagement.Active, day(-1), day(30))
+		if _, _, err := l.Commit(ctx, engagement.Change{Contractor: engagement.Contractor{Key: key}, Engagements: []engagement.Engagement{e},
+			Audit: []engagement.AuditEntry{{Contractor: key, Action: "event.applied"}}}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -30,15 +33,15 @@ func BenchmarkDueEnds(b *testing.B) {
 	l := openTemp(b)
 	defer l.Close()
 	ctx := context.Background()
+	var recs []engagement.Engagement
 	for i := range 10_010 {
 		end := day(30)
 		if i%1001 == 0 {
 			end = day(-1)
 		}
-		if _, err := l.PutEngagement(ctx, ledgertest.Record(fmt.Sprint("ENG-", i), "c@x.example", engagement.Active, day(-60), end)); err != nil {
-			b.Fatal(err)
-		}
+		recs = append(recs, ledgertest.Record(fmt.Sprint("ENG-", i), fmt.Sprint("c", i, "@x.example"), engagement.Active, day(-60), end))
 	}
+	ledgertest.Put(b, l, recs...)
 	for b.Loop() {
 		due, err := l.DueEnds(ctx, day(0), 0)
 		if err != nil || len(due) != 10 {

@@ -62,6 +62,16 @@ var migrations = []string{
 	CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 		BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;`,
 	`CREATE TABLE marks (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+	// Handled events move out of the engagement records (which kept their
+	// ids in a list that grew with every event) into a table of their own.
+	// Events handled before are carried over by id under the record's
+	// newest source, with no digest: a resend of one is a duplicate.
+	`CREATE TABLE seen (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+	INSERT OR IGNORE INTO seen (key, record)
+		SELECT json_extract(e.record, '$.source') || ' ' || j.value,
+			json_object('key', json_extract(e.record, '$.source') || ' ' || j.value, 'digest', '',
+				'engagement', e.id, 'outcome', 'applied', 'at', json_extract(e.record, '$.updatedAt'))
+		FROM engagements e, json_each(e.record, '$.eventIds') j;`,
 }
 
 // Ledger is an engagement.Ledger on a SQLite file.
@@ -147,8 +157,9 @@ func (l *Ledger) Engagement(ctx context.Context, id string) (engagement.Engageme
 	return e, wrap(err, "read engagement %s", id)
 }
 
-// PutEngagement stores e if its Version is the stored one.
-func (l *Ledger) PutEngagement(ctx context.Context, e engagement.Engagement) (engagement.Engagement, error) {
+// putEngagement writes e, if its Version is the stored one, inside a
+// Commit's transaction.
+func (l *Ledger) putEngagement(ctx context.Context, tx *sql.Tx, e engagement.Engagement) (engagement.Engagement, error) {
 	if e.ID == "" || e.Contractor == "" {
 		return e, fault.Errorf(fault.Invalid, "sqlite ledger: engagement needs an id and a contractor")
 	}
@@ -162,19 +173,15 @@ func (l *Ledger) PutEngagement(ctx context.Context, e engagement.Engagement) (en
 	if t := stored.DueAt(); !t.IsZero() {
 		due = t.UnixNano()
 	}
-	err = l.tx(ctx, func(tx *sql.Tx) error {
-		var res sql.Result
-		var err error
-		if e.Version == 0 {
-			res, err = tx.ExecContext(ctx, `INSERT INTO engagements (id, contractor, state, due_at, version, record)
-				VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`, e.ID, e.Contractor, string(e.State), due, body)
-		} else {
-			res, err = tx.ExecContext(ctx, `UPDATE engagements SET contractor = ?, state = ?, due_at = ?, version = ?, record = ?
-				WHERE id = ? AND version = ?`, e.Contractor, string(e.State), due, stored.Version, body, e.ID, e.Version)
-		}
-		return checkWritten(res, err, "engagement", e.ID, e.Version)
-	})
-	if err != nil {
+	var res sql.Result
+	if e.Version == 0 {
+		res, err = tx.ExecContext(ctx, `INSERT INTO engagements (id, contractor, state, due_at, version, record)
+			VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`, e.ID, e.Contractor, string(e.State), due, body)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE engagements SET contractor = ?, state = ?, due_at = ?, version = ?, record = ?
+			WHERE id = ? AND version = ?`, e.Contractor, string(e.State), due, stored.Version, body, e.ID, e.Version)
+	}
+	if err := checkWritten(res, err, "engagement", e.ID, e.Version); err != nil {
 		return e, err
 	}
 	return stored, nil
@@ -329,6 +336,19 @@ func (l *Ledger) Contractor(ctx context.Context, key string) (engagement.Contrac
 
 // PutContractor stores c if its Version is the stored one.
 func (l *Ledger) PutContractor(ctx context.Context, c engagement.Contractor) (engagement.Contractor, error) {
+	var stored engagement.Contractor
+	err := l.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		stored, err = l.putContractor(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return c, err
+	}
+	return stored, nil
+}
+
+func (l *Ledger) putContractor(ctx context.Context, tx *sql.Tx, c engagement.Contractor) (engagement.Contractor, error) {
 	if c.Key == "" {
 		return c, fault.Errorf(fault.Invalid, "sqlite ledger: contractor needs a key")
 	}
@@ -338,19 +358,15 @@ func (l *Ledger) PutContractor(ctx context.Context, c engagement.Contractor) (en
 	if err != nil {
 		return c, fmt.Errorf("sqlite ledger: encode contractor %s: %w", c.Key, err)
 	}
-	err = l.tx(ctx, func(tx *sql.Tx) error {
-		var res sql.Result
-		var err error
-		if c.Version == 0 {
-			res, err = tx.ExecContext(ctx, `INSERT INTO contractors (key, version, record) VALUES (?, 1, ?)
-				ON CONFLICT (key) DO NOTHING`, c.Key, body)
-		} else {
-			res, err = tx.ExecContext(ctx, `UPDATE contractors SET version = ?, record = ? WHERE key = ? AND version = ?`,
-				stored.Version, body, c.Key, c.Version)
-		}
-		return checkWritten(res, err, "contractor", c.Key, c.Version)
-	})
-	if err != nil {
+	var res sql.Result
+	if c.Version == 0 {
+		res, err = tx.ExecContext(ctx, `INSERT INTO contractors (key, version, record) VALUES (?, 1, ?)
+			ON CONFLICT (key) DO NOTHING`, c.Key, body)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE contractors SET version = ?, record = ? WHERE key = ? AND version = ?`,
+			stored.Version, body, c.Key, c.Version)
+	}
+	if err := checkWritten(res, err, "contractor", c.Key, c.Version); err != nil {
 		return c, err
 	}
 	return stored, nil
@@ -358,29 +374,31 @@ func (l *Ledger) PutContractor(ctx context.Context, c engagement.Contractor) (en
 
 // Append adds entries to the audit trail in one transaction.
 func (l *Ledger) Append(ctx context.Context, entries ...engagement.AuditEntry) error {
-	return l.tx(ctx, func(tx *sql.Tx) error {
-		for _, a := range entries {
-			if a.ID == "" {
-				a.ID = ulid.Make().String()
-			}
-			if a.At.IsZero() {
-				a.At = l.now()
-			}
-			a.At = a.At.UTC()
-			body, err := json.Marshal(a)
-			if err != nil {
-				return fmt.Errorf("sqlite ledger: encode audit entry: %w", err)
-			}
-			_, err = tx.ExecContext(ctx, "INSERT INTO audit (id, contractor, record) VALUES (?, ?, ?)", a.ID, a.Contractor, body)
-			if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
-				return fault.Errorf(fault.Conflict, "sqlite ledger: audit entry %s exists; the trail is append-only", a.ID)
-			}
-			if err != nil {
-				return wrap(err, "append audit entry")
-			}
+	return l.tx(ctx, func(tx *sql.Tx) error { return l.appendAudit(ctx, tx, entries) })
+}
+
+func (l *Ledger) appendAudit(ctx context.Context, tx *sql.Tx, entries []engagement.AuditEntry) error {
+	for _, a := range entries {
+		if a.ID == "" {
+			a.ID = ulid.Make().String()
 		}
-		return nil
-	})
+		if a.At.IsZero() {
+			a.At = l.now()
+		}
+		a.At = a.At.UTC()
+		body, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("sqlite ledger: encode audit entry: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO audit (id, contractor, record) VALUES (?, ?, ?)", a.ID, a.Contractor, body)
+		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			return fault.Errorf(fault.Conflict, "sqlite ledger: audit entry %s exists; the trail is append-only", a.ID)
+		}
+		if err != nil {
+			return wrap(err, "append audit entry")
+		}
+	}
+	return nil
 }
 
 // Audit reads the trail, oldest first.

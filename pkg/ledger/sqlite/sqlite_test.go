@@ -37,9 +37,7 @@ func TestReopenKeepsRecordsAndSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.PutEngagement(ctx, ledgertest.Record("ENG-1", "ana@partner.example", engagement.Active, day(-1), day(30))); err != nil {
-		t.Fatal(err)
-	}
+	ledgertest.Put(t, l, ledgertest.Record("ENG-1", "ana@partner.example", engagement.Active, day(-1), day(30)))
 	l.Close()
 	l, err = sqlite.Open(ctx, path)
 	if err != nil {
@@ -110,9 +108,7 @@ func TestTwoProcessesShareOneFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := l.PutEngagement(ctx, ledgertest.Record("ENG-1", "ana@partner.example", engagement.Active, day(-1), day(30))); err != nil {
-		t.Fatal(err)
-	}
+	ledgertest.Put(t, l, ledgertest.Record("ENG-1", "ana@partner.example", engagement.Active, day(-1), day(30)))
 	child := exec.Command(os.Args[0], "-test.run=^TestTwoProcessesShareOneFile$", "-test.count=1")
 	child.Env = append(os.Environ(), "STINT_SQLITE_CHILD="+path)
 	var out strings.Builder
@@ -124,18 +120,19 @@ func TestTwoProcessesShareOneFile(t *testing.T) {
 	if err := child.Wait(); err != nil {
 		t.Fatalf("child process: %v\n%s", err, out.String())
 	}
-	got, err := l.Engagement(ctx, "ENG-1")
+	got, err := l.Contractor(ctx, "ana@partner.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 1 + 2*bumps; len(got.EventIDs) != want || got.Version != int64(want) {
-		t.Errorf("after both processes: %d ids at version %d, want %d at version %d", len(got.EventIDs), got.Version, want, want)
+	if want := 1 + 2*bumps; len(got.Granted) != 2*bumps || got.Version != int64(want) {
+		t.Errorf("after both processes: %d keys at version %d, want %d at version %d", len(got.Granted), got.Version, 2*bumps, want)
 	}
 }
 
 const bumps = 100
 
-// bump appends bumps ids to ENG-1, re-reading and retrying on conflict.
+// bump appends bumps keys to the contractor, re-reading and retrying on
+// conflict.
 func bump(t *testing.T, path, who string) {
 	ctx := context.Background()
 	l, err := sqlite.Open(ctx, path)
@@ -144,12 +141,12 @@ func bump(t *testing.T, path, who string) {
 	}
 	defer l.Close()
 	for i := 0; i < bumps; {
-		e, err := l.Engagement(ctx, "ENG-1")
+		c, err := l.Contractor(ctx, "ana@partner.example")
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.EventIDs = append(e.EventIDs, fmt.Sprintf("%s-%d", who, i))
-		_, err = l.PutEngagement(ctx, e)
+		c.Granted = append(c.Granted, fmt.Sprintf("%s-%d", who, i))
+		_, _, err = l.Commit(ctx, engagement.Change{Contractor: c})
 		switch {
 		case err == nil:
 			i++
