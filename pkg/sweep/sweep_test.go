@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
-	"github.com/stintdev/stint/pkg/ledger/ledgertest"
 	"github.com/stintdev/stint/pkg/entra/entratest"
 	"github.com/stintdev/stint/pkg/event"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/ledger/ledgertest"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
