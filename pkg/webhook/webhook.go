@@ -105,8 +105,12 @@ type Response struct {
 }
 
 // Receive handles one delivery: the body and its headers.
+//
+// Until the signature is checked anyone may be the sender, so a refusal
+// before it (413, 401) logs one short line: the status, our own reason and
+// the webhook-id clipped to 64 characters; nothing else the sender chose.
 func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) Response {
-	log := h.Log.With("webhook_id", header.Get("webhook-id"))
+	log := h.Log.With("webhook_id", clip(header.Get("webhook-id")))
 	if len(body) > event.MaxBodySize {
 		log.WarnContext(ctx, "webhook: refused", "status", 413, "bytes", len(body))
 		return problem(http.StatusRequestEntityTooLarge, "Payload too large", fmt.Sprintf("the body is %d bytes; the limit is %d", len(body), event.MaxBodySize), nil)

@@ -189,3 +189,57 @@ func TestServeHTTP(t *testing.T) {
 		t.Errorf("GET = %d, want 405", rec.Code)
 	}
 }
+
+// TestUnauthenticatedRequestsLogBriefly: before the signature is checked,
+// nothing the sender sends may grow the log beyond a capped id.
+func TestUnauthenticatedRequestsLogBriefly(t *testing.T) {
+	var logs bytes.Buffer
+	h := newHandler(t, &fakeQueue{}, &logs)
+	body := sample(t, "valid/started.json")
+	headers := signed(t, secretA, time.Now(), body)
+	headers["webhook-id"] = strings.Repeat("A", 900<<10)
+	headers["webhook-signature"] = "v1," + strings.Repeat("B", 43) + "="
+	for range 5 {
+		resp, err := h.Handle(context.Background(), events.LambdaFunctionURLRequest{Headers: headers, Body: string(body)})
+		if err != nil || resp.StatusCode != 401 {
+			t.Fatalf("Handle = %d, %v; want 401", resp.StatusCode, err)
+		}
+	}
+	if got, limit := logs.Len(), 4<<10; got > limit {
+		t.Errorf("five 401s with a 900 KB webhook-id logged %d bytes, want at most %d", got, limit)
+	}
+	if got := strings.Count(logs.String(), "\n"); got != 5 {
+		t.Errorf("five 401s logged %d lines, want 5", got)
+	}
+}
+
+// TestLoggedWebhookIDIsCapped: the webhook-id reaches the log at most 64
+// characters long, non-printable characters escaped, a cut marked.
+func TestLoggedWebhookIDIsCapped(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	tests := []struct {
+		name, id, want string
+	}{
+		{"an ordinary id is logged as it is", "msg_2Lx1", "msg_2Lx1"},
+		{"a long id is cut at 64 characters, with its length", long, strings.Repeat("x", 64) + "…(cut, 100 bytes)"},
+		{"a terminal escape is escaped", "id\x1b[31mred", `id\x1b[31mred`},
+		{"a line break is escaped", "a\nb\u2028c", `a\nb\u2028c`},
+		{"invalid UTF-8 is escaped", "a\xffb", `a\xffb`},
+		{"a backslash is escaped, so an escape cannot be forged", `a\x00`, `a\\x00`},
+		{"escapes count toward the cap", strings.Repeat("\x00", 40), strings.Repeat(`\x00`, 16) + "…(cut, 40 bytes)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := newHandler(t, &fakeQueue{}, &logs)
+			h.Handle(context.Background(), events.LambdaFunctionURLRequest{Headers: map[string]string{"webhook-id": tt.id}, Body: "{}"})
+			var line map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("log %q: %v", logs.String(), err)
+			}
+			if got := line["webhook_id"]; got != tt.want {
+				t.Errorf("webhook_id = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
