@@ -4,7 +4,8 @@
 //
 //	202  accepted: durably enqueued; the body names the event id
 //	400  invalid event: application/problem+json naming the field (a JSON
-//	     pointer) and the reason
+//	     pointer) and the reason; also an access key not configured, and a
+//	     time more than engagement.MaxClockSkew (5 minutes) ahead of now
 //	401  missing or bad signature, or a timestamp outside ±5 minutes
 //	413  body over 64 KiB
 //	503  the queue is unavailable: the sender retries later
@@ -95,6 +96,9 @@ type Handler struct {
 	// an event naming another is refused here with 400, before the queue.
 	AccessKeys []string
 	Log        *slog.Logger
+	// Now is the clock an event's time is checked against; nil is
+	// time.Now. Tests set it.
+	Now func() time.Time
 }
 
 // Response is what the handler answers, transport-neutral.
@@ -125,8 +129,8 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 		log.WarnContext(ctx, "webhook: refused", "status", 400, "pointer", perr.Pointer, "reason", perr.Reason)
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": perr.Pointer, "reason": perr.Reason})
 	}
-	if err := h.checkAccess(ev); err != nil {
-		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "reason", err.Reason)
+	if err := h.check(ev); err != nil {
+		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "pointer", err.Pointer, "reason", err.Reason)
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": err.Pointer, "reason": err.Reason})
 	}
 	msg := engagement.Message{ID: ev.ID, Group: ev.ContractorKey(), Body: body}
@@ -139,6 +143,32 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
 	b, _ := json.Marshal(map[string]string{"id": ev.ID, "status": "accepted"})
 	return Response{Status: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
+}
+
+// check refuses, before the queue, an event the worker could never apply
+// and would only dead-letter after the sender was told 202.
+func (h *Handler) check(ev event.Event) *event.Error {
+	if err := h.checkTime(ev); err != nil {
+		return err
+	}
+	return h.checkAccess(ev)
+}
+
+// checkTime applies the worker's clock-skew rule (engagement.MaxClockSkew):
+// an event stamped further ahead would outrank every later event. The
+// worker checks again when it applies the event, later, so an event this
+// check passes passes there too (on the same clock).
+func (h *Handler) checkTime(ev event.Event) *event.Error {
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	if !ev.Time.After(now.Add(engagement.MaxClockSkew)) {
+		return nil
+	}
+	ahead := ev.Time.Sub(now).Round(time.Second)
+	return &event.Error{Pointer: "/time", Reason: fmt.Sprintf("%s is %s ahead of this server's clock (%s); the limit is %s: fix the sender's clock",
+		ev.Time.Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339), engagement.MaxClockSkew)}
 }
 
 func (h *Handler) checkAccess(ev event.Event) *event.Error {

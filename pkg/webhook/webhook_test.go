@@ -65,13 +65,20 @@ func signed(tb testing.TB, secret string, at time.Time, body []byte) map[string]
 	return out
 }
 
+// clock is the handler's now in the tests, an hour after the time of
+// valid/started-future.json: the samples' times are fixed, the wall clock
+// is not. (Signatures are still checked against the wall clock: the
+// Standard Webhooks library reads it itself.)
+var clock = time.Date(2026, 11, 22, 10, 15, 0, 0, time.UTC)
+
 func newHandler(tb testing.TB, q *fakeQueue, logs *bytes.Buffer) *webhook.Handler {
 	tb.Helper()
 	v, err := webhook.ParseSecrets(secretA + " " + secretB)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &webhook.Handler{Verifier: v, Queue: q, AccessKeys: []string{"contractor-access", "finance-apps"}, Log: slog.New(slog.NewJSONHandler(logs, nil))}
+	return &webhook.Handler{Verifier: v, Queue: q, AccessKeys: []string{"contractor-access", "finance-apps"}, Log: slog.New(slog.NewJSONHandler(logs, nil)),
+		Now: func() time.Time { return clock }}
 }
 
 func TestWebhook(t *testing.T) {
@@ -82,6 +89,7 @@ func TestWebhook(t *testing.T) {
 		body       []byte
 		headers    map[string]string
 		base64     bool
+		clock      time.Time // the handler's now, when not clock
 		queueErr   error
 		wantStatus int
 		wantInBody string
@@ -96,7 +104,10 @@ func TestWebhook(t *testing.T) {
 		{name: "a timestamp from the future", body: started, headers: signed(t, secretA, now.Add(6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes"},
 		{name: "no signature headers", body: started, headers: map[string]string{}, wantStatus: 401, wantInBody: "headers are required"},
 		{name: "an invalid event", body: sample(t, "invalid/started-without-endsAt.json"), headers: signed(t, secretA, now, sample(t, "invalid/started-without-endsAt.json")), wantStatus: 400, wantInBody: `"pointer":"/data/endsAt"`},
-		{name: "an unconfigured access key", body: sample(t, "valid/extended.json"), headers: signed(t, secretA, now, sample(t, "valid/extended.json")), wantStatus: 400, wantInBody: `"pointer":"/data/access/1"`},
+		{name: "an unconfigured access key", body: sample(t, "valid/extended.json"), headers: signed(t, secretA, now, sample(t, "valid/extended.json")), clock: time.Date(2027, 2, 20, 12, 30, 0, 0, time.UTC), wantStatus: 400, wantInBody: `"pointer":"/data/access/1"`},
+		{name: "an event time more than 5 minutes ahead of the clock", body: started, headers: signed(t, secretA, now, started), clock: time.Date(2026, 11, 22, 9, 8, 30, 0, time.UTC), wantStatus: 400,
+			wantInBody: `"pointer":"/time","reason":"2026-11-22T10:15:00+01:00 is 6m30s ahead of this server's clock (2026-11-22T09:08:30Z); the limit is 5m0s: fix the sender's clock"`},
+		{name: "an event time 5 minutes ahead is within the limit", body: started, headers: signed(t, secretA, now, started), clock: time.Date(2026, 11, 22, 9, 10, 0, 0, time.UTC), wantStatus: 202, enqueued: true},
 		{name: "a body over 64 KiB", body: bytes.Repeat([]byte(" "), 64<<10+1), headers: map[string]string{}, wantStatus: 413},
 		{name: "the queue is down", body: started, headers: signed(t, secretA, now, started), queueErr: errors.New("sqs: connection refused"), wantStatus: 503},
 	}
@@ -108,6 +119,9 @@ func TestWebhook(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			h := newHandler(t, q, &logs)
+			if !tt.clock.IsZero() {
+				h.Now = func() time.Time { return tt.clock }
+			}
 			req := events.LambdaFunctionURLRequest{Headers: tt.headers, Body: string(tt.body)}
 			if tt.base64 {
 				req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(tt.body), true
