@@ -7,6 +7,8 @@
 //	     pointer) and the reason; also an access key not configured, and a
 //	     time more than engagement.MaxClockSkew (5 minutes) ahead of now
 //	401  missing or bad signature, or a timestamp outside ±5 minutes
+//	409  the event id was already accepted from the same source with another
+//	     body: problem+json, pointer /id (the same body again is a 202)
 //	413  body over 64 KiB
 //	503  the queue is unavailable: the sender retries later
 //
@@ -133,14 +135,30 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "pointer", err.Pointer, "reason", err.Reason)
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": err.Pointer, "reason": err.Reason})
 	}
-	msg := engagement.Message{ID: ev.ID, Group: ev.ContractorKey(), Body: body}
-	if err := h.Queue.Enqueue(ctx, msg); err != nil {
-		log.ErrorContext(ctx, "webhook: queue unavailable", "status", 503, "event_id", ev.ID, "error", err.Error())
+	return h.enqueue(ctx, log, ev, body)
+}
+
+// enqueue hands a valid event to the queue under its deduplication key,
+// ev.Key(): CloudEvents ids are unique per source only, so two senders'
+// events with one id are two events. The queue answers nil for the same
+// body again (the sender retried: 202 again) and fault.Conflict for
+// another body under a key it holds, which is a sender reusing an id for a
+// different event: refused with 409 rather than dropped as a duplicate.
+func (h *Handler) enqueue(ctx context.Context, log *slog.Logger, ev event.Event, body []byte) Response {
+	msg := engagement.Message{ID: ev.Key(), Group: ev.ContractorKey(), Body: body}
+	err := h.Queue.Enqueue(ctx, msg)
+	switch {
+	case fault.Is(err, fault.Conflict):
+		log.WarnContext(ctx, "webhook: refused", "status", 409, "event_id", ev.ID, "source", ev.Source, "reason", "event id reused with another body")
+		detail := fmt.Sprintf("event id %q from source %q was already accepted with another body; the same id with a different body is refused: send a new id for a new event", ev.ID, ev.Source)
+		return problem(http.StatusConflict, "Event id reused", detail, map[string]string{"pointer": "/id"})
+	case err != nil:
+		log.ErrorContext(ctx, "webhook: queue unavailable", "status", 503, "event_id", ev.ID, "source", ev.Source, "error", err.Error())
 		r := problem(http.StatusServiceUnavailable, "Queue unavailable", "the event was not accepted; send it again later", nil)
 		r.Headers["Retry-After"] = "30"
 		return r
 	}
-	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
+	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "source", ev.Source, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
 	b, _ := json.Marshal(map[string]string{"id": ev.ID, "status": "accepted"})
 	return Response{Status: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/webhook"
 )
 
@@ -41,6 +43,22 @@ func (q *fakeQueue) Enqueue(_ context.Context, m engagement.Message) error {
 	}
 	q.got = append(q.got, m)
 	return nil
+}
+
+// keyedQueue is a fake with the queues' contract for a message id already
+// taken: the same body again is a no-op (nil), another body is refused
+// with fault.Conflict.
+func keyedQueue() *fakeQueue {
+	bodies := map[string][]byte{}
+	q := &fakeQueue{}
+	q.EnqueueFunc = func(m engagement.Message) error {
+		if b, ok := bodies[m.ID]; ok && !bytes.Equal(b, m.Body) {
+			return fault.Errorf(fault.Conflict, "fake queue: message %s holds another body", m.ID)
+		}
+		bodies[m.ID] = m.Body
+		return nil
+	}
+	return q
 }
 
 func sample(tb testing.TB, name string) []byte {
@@ -149,8 +167,8 @@ func TestWebhook(t *testing.T) {
 				t.Fatalf("enqueued %d messages, want enqueued=%v", len(q.got), tt.enqueued)
 			}
 			if tt.enqueued {
-				if m := q.got[0]; m.ID != "01JD7A1B2C3D4E5F6G7H8J9K0M" || m.Group != "bo.chen@vendor.example" || !bytes.Equal(m.Body, tt.body) {
-					t.Errorf("message = %s/%s, want the event id, grouped by the lower-cased email, body intact", m.ID, m.Group)
+				if m := q.got[0]; m.ID != "hr/workday 01JD7A1B2C3D4E5F6G7H8J9K0M" || m.Group != "bo.chen@vendor.example" || !bytes.Equal(m.Body, tt.body) {
+					t.Errorf("message = %s/%s, want the event's source and id, grouped by the lower-cased email, body intact", m.ID, m.Group)
 				}
 			}
 			for _, secret := range []string{secretA, secretB, strings.TrimPrefix(secretA, "whsec_"), tt.headers["webhook-signature"]} {
@@ -255,5 +273,60 @@ func TestLoggedWebhookIDIsCapped(t *testing.T) {
 				t.Errorf("webhook_id = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestReusedEventID: an event is known by its source and id together. The
+// same event again is an idempotent 202; the same id with another body is
+// refused with 409, and the same id from another source is another event.
+func TestReusedEventID(t *testing.T) {
+	started := sample(t, "valid/started-future.json")
+	changed := bytes.Replace(started, []byte("Bo Chen"), []byte("Bo Chen-Li"), 1)
+	otherSource := bytes.Replace(started, []byte(`"hr/workday"`), []byte(`"hr/vms"`), 1)
+	q := keyedQueue()
+	var logs bytes.Buffer
+	h := newHandler(t, q, &logs)
+	steps := []struct {
+		name       string
+		body       []byte
+		wantStatus int
+		wantInBody string
+	}{
+		{"the first delivery is accepted", started, 202, `"status":"accepted"`},
+		{"the same event again is accepted", started, 202, `"status":"accepted"`},
+		{"the same id with another body is refused", changed, 409,
+			`"detail":"event id \"01JD7A1B2C3D4E5F6G7H8J9K0M\" from source \"hr/workday\" was already accepted with another body; the same id with a different body is refused: send a new id for a new event"`},
+		{"the same id from another source is accepted", otherSource, 202, `"status":"accepted"`},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			resp, err := h.Handle(context.Background(), events.LambdaFunctionURLRequest{Headers: signed(t, secretA, time.Now(), s.body), Body: string(s.body)})
+			if err != nil {
+				t.Fatalf("Handle returned an error: %v", err)
+			}
+			if resp.StatusCode != s.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, s.wantStatus, resp.Body)
+			}
+			if !strings.Contains(resp.Body, s.wantInBody) {
+				t.Errorf("body = %s, want it to contain %s", resp.Body, s.wantInBody)
+			}
+			if s.wantStatus != 409 {
+				return
+			}
+			var p map[string]any
+			if err := json.Unmarshal([]byte(resp.Body), &p); err != nil {
+				t.Fatalf("problem body %s: %v", resp.Body, err)
+			}
+			if ct := resp.Headers["Content-Type"]; ct != "application/problem+json" || p["title"] != "Event id reused" || p["pointer"] != "/id" || p["status"] != float64(409) {
+				t.Errorf("answer %s %s, want application/problem+json, title \"Event id reused\", pointer /id, status 409", ct, resp.Body)
+			}
+		})
+	}
+	var ids []string
+	for _, m := range q.got {
+		ids = append(ids, m.ID)
+	}
+	if want := []string{"hr/workday 01JD7A1B2C3D4E5F6G7H8J9K0M", "hr/workday 01JD7A1B2C3D4E5F6G7H8J9K0M", "hr/vms 01JD7A1B2C3D4E5F6G7H8J9K0M"}; !slices.Equal(ids, want) {
+		t.Errorf("enqueued ids = %q, want %q", ids, want)
 	}
 }
