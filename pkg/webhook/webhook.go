@@ -12,6 +12,10 @@
 //	413  body over 64 KiB
 //	503  the queue is unavailable: the sender retries later
 //
+// On a Lambda Function URL, AWS bounds each request. Over plain HTTP
+// (`stint serve`), NewServer, LimitListener and Shutdown do: every timeout
+// set, small headers, a cap on connections, and a stop within 2 s.
+//
 // It does not import the Graph SDK: the webhook binary stays small.
 package webhook
 
