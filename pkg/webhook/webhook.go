@@ -4,10 +4,17 @@
 //
 //	202  accepted: durably enqueued; the body names the event id
 //	400  invalid event: application/problem+json naming the field (a JSON
-//	     pointer) and the reason
+//	     pointer) and the reason; also an access key not configured, and a
+//	     time more than engagement.MaxClockSkew (5 minutes) ahead of now
 //	401  missing or bad signature, or a timestamp outside ±5 minutes
+//	409  the event id was already accepted from the same source with another
+//	     body: problem+json, pointer /id (the same body again is a 202)
 //	413  body over 64 KiB
 //	503  the queue is unavailable: the sender retries later
+//
+// On a Lambda Function URL, AWS bounds each request. Over plain HTTP
+// (`stint serve`), NewServer, LimitListener and Shutdown do: every timeout
+// set, small headers, a cap on connections, and a stop within 2 s.
 //
 // It does not import the Graph SDK: the webhook binary stays small.
 package webhook
@@ -95,6 +102,9 @@ type Handler struct {
 	// an event naming another is refused here with 400, before the queue.
 	AccessKeys []string
 	Log        *slog.Logger
+	// Now is the clock an event's time is checked against; nil is
+	// time.Now. Tests set it.
+	Now func() time.Time
 }
 
 // Response is what the handler answers, transport-neutral.
@@ -105,8 +115,12 @@ type Response struct {
 }
 
 // Receive handles one delivery: the body and its headers.
+//
+// Until the signature is checked anyone may be the sender, so a refusal
+// before it (413, 401) logs one short line: the status, our own reason and
+// the webhook-id clipped to 64 characters; nothing else the sender chose.
 func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) Response {
-	log := h.Log.With("webhook_id", header.Get("webhook-id"))
+	log := h.Log.With("webhook_id", clip(header.Get("webhook-id")))
 	if len(body) > event.MaxBodySize {
 		log.WarnContext(ctx, "webhook: refused", "status", 413, "bytes", len(body))
 		return problem(http.StatusRequestEntityTooLarge, "Payload too large", fmt.Sprintf("the body is %d bytes; the limit is %d", len(body), event.MaxBodySize), nil)
@@ -121,20 +135,62 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 		log.WarnContext(ctx, "webhook: refused", "status", 400, "pointer", perr.Pointer, "reason", perr.Reason)
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": perr.Pointer, "reason": perr.Reason})
 	}
-	if err := h.checkAccess(ev); err != nil {
-		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "reason", err.Reason)
+	if err := h.check(ev); err != nil {
+		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "pointer", err.Pointer, "reason", err.Reason)
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": err.Pointer, "reason": err.Reason})
 	}
-	msg := engagement.Message{ID: ev.ID, Group: ev.ContractorKey(), Body: body}
-	if err := h.Queue.Enqueue(ctx, msg); err != nil {
-		log.ErrorContext(ctx, "webhook: queue unavailable", "status", 503, "event_id", ev.ID, "error", err.Error())
+	return h.enqueue(ctx, log, ev, body)
+}
+
+// enqueue hands a valid event to the queue under its deduplication key,
+// ev.Key(): CloudEvents ids are unique per source only, so two senders'
+// events with one id are two events. The queue answers nil for the same
+// body again (the sender retried: 202 again) and fault.Conflict for
+// another body under a key it holds, which is a sender reusing an id for a
+// different event: refused with 409 rather than dropped as a duplicate.
+func (h *Handler) enqueue(ctx context.Context, log *slog.Logger, ev event.Event, body []byte) Response {
+	msg := engagement.Message{ID: ev.Key(), Group: ev.ContractorKey(), Body: body}
+	err := h.Queue.Enqueue(ctx, msg)
+	switch {
+	case fault.Is(err, fault.Conflict):
+		log.WarnContext(ctx, "webhook: refused", "status", 409, "event_id", ev.ID, "source", ev.Source, "reason", "event id reused with another body")
+		detail := fmt.Sprintf("event id %q from source %q was already accepted with another body; the same id with a different body is refused: send a new id for a new event", ev.ID, ev.Source)
+		return problem(http.StatusConflict, "Event id reused", detail, map[string]string{"pointer": "/id"})
+	case err != nil:
+		log.ErrorContext(ctx, "webhook: queue unavailable", "status", 503, "event_id", ev.ID, "source", ev.Source, "error", err.Error())
 		r := problem(http.StatusServiceUnavailable, "Queue unavailable", "the event was not accepted; send it again later", nil)
 		r.Headers["Retry-After"] = "30"
 		return r
 	}
-	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
+	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "source", ev.Source, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
 	b, _ := json.Marshal(map[string]string{"id": ev.ID, "status": "accepted"})
 	return Response{Status: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
+}
+
+// check refuses, before the queue, an event the worker could never apply
+// and would only dead-letter after the sender was told 202.
+func (h *Handler) check(ev event.Event) *event.Error {
+	if err := h.checkTime(ev); err != nil {
+		return err
+	}
+	return h.checkAccess(ev)
+}
+
+// checkTime applies the worker's clock-skew rule (engagement.MaxClockSkew):
+// an event stamped further ahead would outrank every later event. The
+// worker checks again when it applies the event, later, so an event this
+// check passes passes there too (on the same clock).
+func (h *Handler) checkTime(ev event.Event) *event.Error {
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	if !ev.Time.After(now.Add(engagement.MaxClockSkew)) {
+		return nil
+	}
+	ahead := ev.Time.Sub(now).Round(time.Second)
+	return &event.Error{Pointer: "/time", Reason: fmt.Sprintf("%s is %s ahead of this server's clock (%s); the limit is %s: fix the sender's clock",
+		ev.Time.Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339), engagement.MaxClockSkew)}
 }
 
 func (h *Handler) checkAccess(ev event.Event) *event.Error {
