@@ -16,7 +16,9 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/event"
 	"github.com/stintdev/stint/pkg/ledger"
+	stintsqs "github.com/stintdev/stint/pkg/queue/sqs"
 	"github.com/stintdev/stint/pkg/sandbox"
 )
 
@@ -47,23 +49,13 @@ func (w *world) sqsClient() *awssqs.Client {
 // in the order given.
 func (w *world) enqueue(tb testing.TB, bodies ...[]byte) {
 	tb.Helper()
+	q := stintsqs.New(w.sqsClient(), w.queueURL)
 	for _, b := range bodies {
-		var e struct {
-			ID   string `json:"id"`
-			Data struct {
-				Contractor struct {
-					Email string `json:"email"`
-				} `json:"contractor"`
-			} `json:"data"`
+		m := engagement.Message{ID: fmt.Sprintf("raw-%d", time.Now().UnixNano()), Group: "malformed", Body: b}
+		if ev, err := event.Parse(b); err == nil {
+			m = engagement.Message{ID: ev.Key(), Digest: ev.Digest(), Group: ev.ContractorKey(), Body: b}
 		}
-		group, id := "malformed", fmt.Sprintf("raw-%d", time.Now().UnixNano())
-		if json.Unmarshal(b, &e) == nil && e.ID != "" {
-			group, id = strings.ToLower(e.Data.Contractor.Email), e.ID
-		}
-		_, err := w.sqsClient().SendMessage(context.Background(), &awssqs.SendMessageInput{
-			QueueUrl: &w.queueURL, MessageBody: aws.String(string(b)), MessageGroupId: &group, MessageDeduplicationId: &id,
-		})
-		if err != nil {
+		if err := q.Enqueue(context.Background(), m); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -235,7 +227,7 @@ func TestThrottlingAndOutagesLoseNothing(t *testing.T) {
 	}
 	if dead := w.sqs.Messages("stint-dlq.fifo"); len(dead) != 0 {
 		for _, m := range dead {
-			t.Logf("dead letter %s: %s", m.MessageAttributes["stint-event-id"], m.MessageAttributes["stint-reason"])
+			t.Logf("dead letter %s: %s", m.MessageAttributes["stint-event-key"], m.MessageAttributes["stint-reason"])
 		}
 		t.Errorf("%d messages dead-lettered, want none", len(dead))
 	}
@@ -287,12 +279,12 @@ func TestBadMessagesGoToTheDeadLetterQueue(t *testing.T) {
 	dead := w.sqs.Messages("stint-dlq.fifo")
 	reasons := map[string]string{}
 	for _, m := range dead {
-		reasons[m.MessageAttributes["stint-event-id"]] = m.MessageAttributes["stint-reason"]
+		reasons[m.MessageAttributes["stint-event-key"]] = m.MessageAttributes["stint-reason"]
 	}
 	if len(dead) != 3 {
 		t.Fatalf("%d dead letters, want 3: %v", len(dead), reasons)
 	}
-	for id, want := range map[string]string{"bad-key": `"vpn-admins" is not configured`, "bad-group": `"` + foreign.ID + `" is not configured`} {
+	for id, want := range map[string]string{"hr/e2e bad-key": `"vpn-admins" is not configured`, "hr/e2e bad-group": `"` + foreign.ID + `" is not configured`} {
 		if !strings.Contains(reasons[id], want) {
 			t.Errorf("dead letter %q: reason %q, want it to say %q", id, reasons[id], want)
 		}

@@ -78,7 +78,7 @@ func benchEndToEnd(b *testing.B, every time.Duration) {
 			req, _ := http.NewRequest(http.MethodPost, h.URL(), bytes.NewReader(body))
 			req.Header = hdr
 			mu.Lock()
-			acceptedAt[id] = time.Now()
+			acceptedAt["hr/bench "+id] = time.Now()
 			mu.Unlock()
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil || resp.StatusCode != http.StatusAccepted {

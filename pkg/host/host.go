@@ -2,6 +2,13 @@
 // the webhook on an HTTP port, the embedded queue in the ledger's SQLite
 // file, the worker, the tick every minute and the reconcile every hour.
 //
+// One process owns a data directory: Open takes an exclusive lock on it
+// (<data>/lock, released by the kernel when the process ends), so a second
+// serve, or a sweep run beside a serve, is refused rather than keeping a
+// second copy of the sandbox tenant that one of them would save over.
+// Operator commands reach a running serve through its control channel
+// (see control.go).
+//
 // Against a real tenant when AZURE_TENANT_ID is set; otherwise against the
 // sandbox tenant, kept under the data directory (sandbox.json, saved before
 // each Graph change is answered) so that a restart, even after SIGKILL,
@@ -48,7 +55,10 @@ type Options struct {
 	TickEvery, ReconcileEvery time.Duration
 	// Visibility is the embedded queue's lease (default 60 s).
 	Visibility time.Duration
-	Log        *slog.Logger
+	// Server bounds the webhook's HTTP server (timeouts, header size,
+	// connections, shutdown grace); zero fields take webhook's defaults.
+	Server webhook.ServerOptions
+	Log    *slog.Logger
 }
 
 // Host is a running stint.
@@ -85,9 +95,17 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("stint: data directory %s: %w", o.Data, err)
 	}
-	h := &Host{o: o}
-	var err error
+	release, err := lock(o.Data)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{o: o, closers: []func() error{release}}
+	if fi, err := os.Stat(o.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		o.Log.Warn("stint: the data directory can be read by other users; its files are kept private (0600), but make it 0700: chmod 700 "+o.Data,
+			"data", o.Data, "mode", fi.Mode().Perm().String())
+	}
 	if h.Ledger, err = sqlite.Open(ctx, filepath.Join(o.Data, "stint.db")); err != nil {
+		h.Close()
 		return nil, err
 	}
 	h.closers = append(h.closers, h.Ledger.Close)
@@ -151,7 +169,7 @@ func (h *Host) webhookSecret() (string, error) {
 		return "", err
 	}
 	secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+	if err := writePrivate(path, []byte(secret+"\n")); err != nil {
 		return "", fmt.Errorf("stint: save the webhook secret: %w", err)
 	}
 	return secret, nil
@@ -179,20 +197,30 @@ func (h *Host) Handled() <-chan string {
 }
 
 // Run serves until ctx ends, then shuts down gracefully: the webhook stops
-// taking events, workers finish the messages they hold, and every accepted
-// event stays in the queue for the next start.
+// taking events within the server's shutdown grace (2 s), workers finish
+// the messages they hold, and every accepted event stays in the queue for
+// the next start.
 func (h *Host) Run(ctx context.Context) error {
 	if h.listener == nil {
 		if err := h.Listen(); err != nil {
 			return err
 		}
 	}
+	stopControl, err := h.serveControl()
+	if err != nil {
+		return err
+	}
+	defer stopControl()
 	mux := http.NewServeMux()
 	mux.Handle("/events", h.Webhook)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	o := h.o.Server
+	if o.Log == nil {
+		o.Log = h.o.Log
+	}
+	srv := webhook.NewServer(mux, o)
 	errs := make(chan error, 1)
 	go func() {
-		if err := srv.Serve(h.listener); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(webhook.LimitListener(h.listener, o)); !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
 		}
 	}()
@@ -206,31 +234,31 @@ func (h *Host) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); h.schedule(ctx, "tick", h.o.TickEvery) }()
 	go func() { defer wg.Done(); h.schedule(ctx, "reconcile", h.o.ReconcileEvery) }()
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errs:
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdown)
+	// Requests in flight may finish within the grace; slow clients are then
+	// cut (they got no 202, and send again).
+	if serr := webhook.Shutdown(srv, o); serr != nil {
+		h.o.Log.Error("stint: webhook shutdown", "error", serr.Error())
+	}
 	wg.Wait()
 	return err
 }
 
-// work takes messages from the queue until ctx ends. A message in hand is
+// work takes messages from the queue until ctx ends, and waits for the
+// queue to change when there are none (no polling). A message in hand is
 // finished with a context of its own, so shutdown never cuts one halfway.
 func (h *Host) work(ctx context.Context) {
 	for ctx.Err() == nil {
+		changed := h.Queue.Changed()
 		msgs, err := h.Queue.Receive(ctx, 1)
-		if err != nil || len(msgs) == 0 {
-			if err != nil && ctx.Err() == nil {
-				h.o.Log.Error("stint: queue receive failed", "error", err.Error())
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
+		if err != nil && ctx.Err() == nil {
+			h.o.Log.Error("stint: queue receive failed", "error", err.Error())
+		}
+		if len(msgs) == 0 {
+			h.Queue.Wait(ctx, changed)
 			continue
 		}
 		m := msgs[0]

@@ -149,7 +149,7 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 // another body under a key it holds, which is a sender reusing an id for a
 // different event: refused with 409 rather than dropped as a duplicate.
 func (h *Handler) enqueue(ctx context.Context, log *slog.Logger, ev event.Event, body []byte) Response {
-	msg := engagement.Message{ID: ev.Key(), Group: ev.ContractorKey(), Body: body}
+	msg := engagement.Message{ID: ev.Key(), Digest: ev.Digest(), Group: ev.ContractorKey(), Body: body}
 	err := h.Queue.Enqueue(ctx, msg)
 	switch {
 	case fault.Is(err, fault.Conflict):

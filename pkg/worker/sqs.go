@@ -100,7 +100,7 @@ func (h *Handler) Process(ctx context.Context, msg engagement.Message, dead enga
 	}()
 	ev, err := event.Parse(msg.Body)
 	if err == nil {
-		msg.ID = ev.ID
+		msg.ID = ev.Key() // what the queue may have hashed
 		_, err = h.HandleEvent(ctx, ev)
 	} else {
 		h.refusedUnparsed(ctx, msg, err)

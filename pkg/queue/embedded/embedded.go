@@ -8,6 +8,17 @@
 // dead-letter list with the reason. While a contractor has a leased
 // message, none of their later messages is handed out. A process killed
 // mid-message loses nothing: the lease ends and the message comes back.
+//
+// The queue remembers every message it accepted, by id and digest, for
+// Remember (30 days): the same message again is accepted without being
+// queued twice, and another message under a known id is refused with
+// fault.Conflict (the webhook answers 409). After that the worker's own
+// record of handled events still tells them apart.
+//
+// Workers wait for work without polling: Changed and Wait wake them when a
+// message is queued, acknowledged, retried or dead-lettered in this
+// process, or when a backed-off message becomes visible; a message queued
+// by another process (stint dlq replay) is seen within MaxWait.
 package embedded
 
 import (
@@ -16,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -34,6 +46,12 @@ CREATE TABLE IF NOT EXISTS queue (
 	enqueued   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_by_group ON queue (grp, seq);
+CREATE TABLE IF NOT EXISTS accepted (
+	id     TEXT PRIMARY KEY,
+	digest TEXT NOT NULL,
+	at     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accepted_by_time ON accepted (at);
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
 	id       TEXT NOT NULL,
@@ -54,6 +72,12 @@ type Options struct {
 	MaxAttempts int
 	// Backoff is the first retry delay, doubled per attempt (default 1 s).
 	Backoff time.Duration
+	// Remember is how long accepted ids are kept to refuse reuse (default
+	// 30 days).
+	Remember time.Duration
+	// MaxWait bounds Wait, so messages queued by another process are seen
+	// (default 5 s).
+	MaxWait time.Duration
 }
 
 // Queue is the embedded queue.
@@ -61,6 +85,10 @@ type Queue struct {
 	db  *sql.DB
 	o   Options
 	now func() time.Time
+
+	mu     sync.Mutex
+	change chan struct{} // closed and replaced on every change
+	pruned time.Time
 }
 
 var (
@@ -97,22 +125,114 @@ func Open(ctx context.Context, db *sql.DB, o Options) (*Queue, error) {
 	if o.Backoff == 0 {
 		o.Backoff = time.Second
 	}
+	if o.Remember == 0 {
+		o.Remember = 30 * 24 * time.Hour
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = 5 * time.Second
+	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return nil, fmt.Errorf("embedded queue: create tables: %w", err)
 	}
-	return &Queue{db: db, o: o, now: time.Now}, nil
+	return &Queue{db: db, o: o, now: time.Now, change: make(chan struct{})}, nil
 }
 
-// Enqueue adds m unless a message with its id is still queued (the
-// worker's own duplicate check covers one that was already handled).
+// Enqueue adds m, unless its id was accepted before: then it answers nil if
+// m says the same (the same digest), and a fault.Conflict error if not.
 func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
-	now := q.now().UnixNano()
-	_, err := q.db.ExecContext(ctx, `INSERT INTO queue (id, grp, body, visible_at, enqueued) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`, m.ID, m.Group, m.Body, now, now)
+	err := q.tx(ctx, func(tx *sql.Tx) error {
+		var digest string
+		err := tx.QueryRowContext(ctx, "SELECT digest FROM accepted WHERE id = ?", m.ID).Scan(&digest)
+		switch {
+		case err == nil && digest != m.Digest:
+			return fault.Errorf(fault.Conflict, "embedded queue: %s was accepted before with other content", m.ID)
+		case err == nil:
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		now := q.now().UnixNano()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO accepted (id, digest, at) VALUES (?, ?, ?)", m.ID, m.Digest, now); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO queue (id, grp, body, visible_at, enqueued) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`, m.ID, m.Group, m.Body, now, now)
+		return err
+	})
+	if fault.Is(err, fault.Conflict) {
+		return err
+	}
 	if err != nil {
 		return fault.Wrap(fault.Transient, fmt.Errorf("embedded queue: enqueue %s: %w", m.ID, err))
 	}
+	q.signal()
+	q.prune(ctx)
 	return nil
+}
+
+// prune forgets accepted ids older than Remember, at most once an hour.
+func (q *Queue) prune(ctx context.Context) {
+	q.mu.Lock()
+	due := q.now().Sub(q.pruned) > time.Hour
+	if due {
+		q.pruned = q.now()
+	}
+	q.mu.Unlock()
+	if due {
+		// Best effort: an id kept longer only refuses its reuse longer.
+		q.db.ExecContext(ctx, "DELETE FROM accepted WHERE at < ?", q.now().Add(-q.o.Remember).UnixNano())
+	}
+}
+
+func (q *Queue) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// signal wakes every Wait.
+func (q *Queue) signal() {
+	q.mu.Lock()
+	close(q.change)
+	q.change = make(chan struct{})
+	q.mu.Unlock()
+}
+
+// Changed returns a channel closed at the next change of the queue. Take it
+// before Receive, and pass it to Wait when Receive found nothing, so that a
+// message queued in between is not missed.
+func (q *Queue) Changed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.change
+}
+
+// Wait blocks until changed is closed, the next backed-off or leased
+// message becomes visible, MaxWait passes, or ctx ends.
+func (q *Queue) Wait(ctx context.Context, changed <-chan struct{}) {
+	wait := q.o.MaxWait
+	var next sql.NullInt64
+	err := q.db.QueryRowContext(ctx, `SELECT MIN(q.visible_at) FROM queue q
+		WHERE q.seq = (SELECT MIN(seq) FROM queue WHERE grp = q.grp)`).Scan(&next)
+	if err == nil && next.Valid {
+		wait = min(wait, time.Unix(0, next.Int64).Sub(q.now()))
+	}
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // Receive leases up to max messages: the oldest visible message of each
@@ -161,6 +281,7 @@ func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
 // Ack removes a handled message.
 func (q *Queue) Ack(ctx context.Context, id string) error {
 	_, err := q.db.ExecContext(ctx, "DELETE FROM queue WHERE id = ?", id)
+	q.signal() // the contractor's next message may go
 	return err
 }
 
@@ -175,6 +296,7 @@ func (q *Queue) Retry(ctx context.Context, m Message, reason error) error {
 		delay = ra
 	}
 	_, err := q.db.ExecContext(ctx, "UPDATE queue SET visible_at = ?, leased = 0 WHERE id = ?", q.now().Add(delay).UnixNano(), m.ID)
+	q.signal() // waiters look at the new visibility
 	return err
 }
 
@@ -197,7 +319,11 @@ func (q *Queue) DeadLetter(ctx context.Context, m engagement.Message, reason err
 	if _, err := tx.ExecContext(ctx, "DELETE FROM queue WHERE id = ?", m.ID); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	q.signal()
+	return nil
 }
 
 // DeadLetters lists the dead-letter list, oldest first.
@@ -254,7 +380,11 @@ func (q *Queue) takeDead(ctx context.Context, seq int64, replay bool) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM dead_letters WHERE seq = ?", seq); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	q.signal()
+	return nil
 }
 
 // Len counts the queued messages (leased ones included).

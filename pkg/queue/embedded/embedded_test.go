@@ -115,3 +115,56 @@ func TestSurvivesReopen(t *testing.T) {
 		t.Errorf("after reopening: %v, want the queued message", ids(got))
 	}
 }
+
+// An id the queue accepted is not queued again: the same message is
+// accepted as a no-op, even after it was handled; another message under
+// the id is refused as a conflict.
+func TestAcceptedIDsAreRemembered(t *testing.T) {
+	ctx := context.Background()
+	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{})
+	defer l.Close()
+	m := engagement.Message{ID: "hr/x ev-1", Digest: "d1", Group: "g", Body: []byte(`{}`)}
+	if err := q.Enqueue(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := q.Receive(ctx, 1)
+	q.Ack(ctx, got[0].ID)
+	if err := q.Enqueue(ctx, m); err != nil {
+		t.Errorf("the same message after it was handled: %v, want accepted", err)
+	}
+	if n, _ := q.Len(ctx); n != 0 {
+		t.Errorf("Len = %d after a resend of a handled message, want 0", n)
+	}
+	other := m
+	other.Digest = "d2"
+	if err := q.Enqueue(ctx, other); !fault.Is(err, fault.Conflict) {
+		t.Errorf("another message under the id: %v, want a conflict", err)
+	}
+}
+
+// Workers wait for work without polling: a message queued wakes a waiting
+// worker at once, and a backed-off message wakes it when it becomes visible.
+func TestWaitWakesOnWork(t *testing.T) {
+	ctx := context.Background()
+	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{MaxWait: time.Minute, Backoff: 300 * time.Millisecond})
+	defer l.Close()
+	changed := q.Changed()
+	done := make(chan struct{})
+	go func() { q.Wait(ctx, changed); close(done) }()
+	q.Enqueue(ctx, msg("a1", "a"))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not wake when a message was queued")
+	}
+	got, _ := q.Receive(ctx, 1)
+	q.Retry(ctx, got[0], errors.New("503"))
+	start := time.Now()
+	q.Wait(ctx, q.Changed())
+	if waited := time.Since(start); waited < 200*time.Millisecond || waited > 30*time.Second {
+		t.Errorf("Wait with a message backed off for 300ms returned after %v; want about its backoff, well under MaxWait", waited)
+	}
+	if again, _ := q.Receive(ctx, 1); len(again) != 1 {
+		t.Errorf("after the wait: %v, want the retried message", ids(again))
+	}
+}

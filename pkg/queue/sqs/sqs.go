@@ -2,13 +2,18 @@
 // queue the webhook fills and the dead-letter queue the worker fills.
 //
 // MessageGroupId is the contractor key, so SQS delivers one contractor's
-// events in order; MessageDeduplicationId is the event id, so a delivery
-// the sender retries within SQS's five-minute window is enqueued once (the
-// worker's own duplicate check covers any later repeat).
+// events in order. MessageDeduplicationId is a SHA-256 of the event's key
+// (its source and id) and digest (what it says), so a delivery the sender
+// retries within SQS's five-minute window is enqueued once, while another
+// event reusing the id is not silently dropped as a duplicate: it reaches
+// the worker, which refuses it (dead letter, code conflict). The worker's
+// own record of handled events covers any later repeat.
 package sqs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -63,13 +68,14 @@ func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
 		QueueUrl:               &q.url,
 		MessageBody:            aws.String(string(m.Body)),
 		MessageGroupId:         aws.String(m.Group),
-		MessageDeduplicationId: aws.String(dedupID(m.ID)),
+		MessageDeduplicationId: aws.String(dedupID(m.ID, m.Digest)),
 	})
 	return classify(err, "send message "+m.ID)
 }
 
 // DeadLetter sends m with the reason in message attributes: stint-reason
-// (the error), stint-code (its fault code) and stint-event-id.
+// (the error), stint-code (its fault code) and stint-event-key (the event's
+// source and id, when the message is an event).
 func (q *Queue) DeadLetter(ctx context.Context, m engagement.Message, reason error) error {
 	text := reason.Error()
 	if len(text) > maxReason {
@@ -80,7 +86,7 @@ func (q *Queue) DeadLetter(ctx context.Context, m engagement.Message, reason err
 		"stint-code":   {DataType: aws.String("String"), StringValue: aws.String(string(fault.CodeOf(reason)))},
 	}
 	if m.ID != "" {
-		attrs["stint-event-id"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.ID)}
+		attrs["stint-event-key"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.ID)}
 	}
 	group := m.Group
 	if group == "" {
@@ -90,28 +96,18 @@ func (q *Queue) DeadLetter(ctx context.Context, m engagement.Message, reason err
 		QueueUrl:               &q.url,
 		MessageBody:            aws.String(string(m.Body)),
 		MessageGroupId:         aws.String(group),
-		MessageDeduplicationId: aws.String(dedupID("dlq-" + m.ID + "-" + fmt.Sprint(len(m.Body)))),
+		MessageDeduplicationId: aws.String(dedupID("dlq "+m.ID, string(m.Body))),
 		MessageAttributes:      attrs,
 	})
 	return classify(err, "dead-letter message "+m.ID)
 }
 
-// dedupID fits an id to SQS's rules: at most 128 characters of
-// alphanumerics and punctuation.
-func dedupID(id string) string {
-	var b strings.Builder
-	for _, r := range id {
-		if r > ' ' && r < 127 {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	s := b.String()
-	if len(s) > 128 {
-		s = s[:128]
-	}
-	return s
+// dedupID is SQS's deduplication id for a message: a SHA-256, in hex, of
+// its key and digest — 64 characters, within SQS's 128 of alphanumerics
+// and punctuation whatever the key holds, and distinct for distinct keys.
+func dedupID(key, digest string) string {
+	sum := sha256.Sum256([]byte(key + "\x00" + digest))
+	return hex.EncodeToString(sum[:])
 }
 
 func classify(err error, op string) error {

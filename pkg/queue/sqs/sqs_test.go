@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"strings"
 	"testing"
@@ -34,22 +35,48 @@ func setup(t *testing.T) (*sqsfake.Server, *sqs.Queue, *sqs.Queue) {
 func TestEnqueueGroupsByContractorAndDeduplicatesByEvent(t *testing.T) {
 	srv, q, _ := setup(t)
 	ctx := context.Background()
-	m := engagement.Message{ID: "01JD6Z6X1Q9WJ7T9A3M1D9K2FQ", Group: "ana@partner.example", Body: []byte(`{"id":"01JD6Z6X1Q9WJ7T9A3M1D9K2FQ"}`)}
+	m := engagement.Message{ID: "hr/workday 01JD6Z6X1Q9WJ7T9A3M1D9K2FQ", Digest: "d1", Group: "ana@partner.example", Body: []byte(`{"id":"01JD6Z6X1Q9WJ7T9A3M1D9K2FQ"}`)}
 	for range 2 {
 		if err := q.Enqueue(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := srv.Messages("events.fifo")
-	if len(got) != 1 || got[0].GroupID != m.Group || got[0].DeduplicationID != m.ID || got[0].Body != string(m.Body) {
-		t.Errorf("queue holds %+v, want one message grouped by contractor, deduplicated by event id", got)
+	if len(got) != 1 || got[0].GroupID != m.Group || len(got[0].DeduplicationID) != 64 || got[0].Body != string(m.Body) {
+		t.Errorf("queue holds %+v, want one message grouped by contractor, deduplicated by a digest of the event", got)
+	}
+}
+
+// Keys SQS's old character mapping and truncation confused reach the queue
+// as distinct messages; so does another event reusing a key (the worker
+// refuses it, with a reason, rather than SQS dropping it unseen).
+func TestDeduplicationIDsDoNotCollide(t *testing.T) {
+	srv, q, _ := setup(t)
+	ctx := context.Background()
+	long := "hr/x " + strings.Repeat("p", 200)
+	pairs := [][2]engagement.Message{
+		{{ID: long + "started-1", Digest: "a"}, {ID: long + "ended-2", Digest: "a"}},
+		{{ID: "hr/x évt-1", Digest: "a"}, {ID: "hr/x èvt-1", Digest: "a"}},
+		{{ID: "hr/x evt 1", Digest: "a"}, {ID: "hr/x evt_1", Digest: "a"}},
+		{{ID: "hr/x reused", Digest: "a"}, {ID: "hr/x reused", Digest: "b"}},
+	}
+	for i, pair := range pairs {
+		for _, m := range pair {
+			m.Group, m.Body = fmt.Sprint("g", i), []byte(m.ID+m.Digest)
+			if err := q.Enqueue(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := len(srv.Messages("events.fifo")); got != 2*len(pairs) {
+		t.Errorf("the queue holds %d messages, want %d: no two distinct events may share a deduplication id", got, 2*len(pairs))
 	}
 }
 
 func TestDeadLetterCarriesTheReason(t *testing.T) {
 	srv, _, dlq := setup(t)
 	reason := fault.Errorf(fault.Invalid, "invalid event: /type: must be one of …")
-	if err := dlq.DeadLetter(context.Background(), engagement.Message{ID: "ev-1", Group: "ana@partner.example", Body: []byte("{}")}, reason); err != nil {
+	if err := dlq.DeadLetter(context.Background(), engagement.Message{ID: "hr/x ev-1", Group: "ana@partner.example", Body: []byte("{}")}, reason); err != nil {
 		t.Fatal(err)
 	}
 	got := srv.Messages("dlq.fifo")
@@ -57,8 +84,8 @@ func TestDeadLetterCarriesTheReason(t *testing.T) {
 		t.Fatalf("%d dead letters, want 1", len(got))
 	}
 	attrs := got[0].MessageAttributes
-	if attrs["stint-reason"] != reason.Error() || attrs["stint-code"] != "invalid" || attrs["stint-event-id"] != "ev-1" {
-		t.Errorf("attributes = %v, want the reason, its code and the event id", attrs)
+	if attrs["stint-reason"] != reason.Error() || attrs["stint-code"] != "invalid" || attrs["stint-event-key"] != "hr/x ev-1" {
+		t.Errorf("attributes = %v, want the reason, its code and the event's key", attrs)
 	}
 }
 

@@ -1,0 +1,150 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stintdev/stint/pkg/sweep"
+)
+
+// The control channel lets the operator's commands reach a running stint
+// serve: a sweep must run inside the process that owns the data directory
+// (its sandbox tenant would otherwise be saved over by the running one).
+// It is a listener of its own on loopback, never the webhook's address,
+// and every request carries a token that only the owner of the data
+// directory can read: <data>/control.json, mode 0600, written when serve
+// starts and removed when it stops.
+const controlFile = "control.json"
+
+type controlInfo struct {
+	PID   int    `json:"pid"`
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+// serveControl starts the control channel; stop ends it.
+func (h *Host) serveControl() (stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("stint: control channel: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		l.Close()
+		return nil, err
+	}
+	info := controlInfo{PID: os.Getpid(), URL: "http://" + l.Addr().String(), Token: hex.EncodeToString(key)}
+	path := filepath.Join(h.o.Data, controlFile)
+	b, _ := json.Marshal(info)
+	if err := writePrivate(path, b); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("stint: control channel: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sweep", h.controlSweep)
+	srv := &http.Server{Handler: authorized(info.Token, mux), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	return func() {
+		srv.Close()
+		os.Remove(path)
+	}, nil
+}
+
+// authorized lets through requests that carry the token, compared in
+// constant time.
+func authorized(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			http.Error(w, "stint control: not authorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Host) controlSweep(w http.ResponseWriter, r *http.Request) {
+	var in sweep.Input
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
+		http.Error(w, "stint control: want {\"mode\":\"tick\"|\"reconcile\",\"dryRun\":bool}", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
+	defer cancel()
+	sum, err := h.Sweeper.Run(ctx, in)
+	answer := struct {
+		Summary sweep.Summary `json:"summary"`
+		Error   string        `json:"error,omitempty"`
+	}{Summary: sum}
+	if err != nil {
+		answer.Error = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
+}
+
+// Sweep runs a sweep in the stint serve that owns the data directory.
+func Sweep(ctx context.Context, data string, in sweep.Input) (sweep.Summary, error) {
+	var info controlInfo
+	b, err := os.ReadFile(filepath.Join(data, controlFile))
+	if err == nil {
+		err = json.Unmarshal(b, &info)
+	}
+	if err != nil {
+		return sweep.Summary{}, fmt.Errorf("the stint serve that holds %s has no control channel (%v): stop it and run the sweep again", data, err)
+	}
+	body, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, info.URL+"/sweep", bytes.NewReader(body))
+	if err != nil {
+		return sweep.Summary{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return sweep.Summary{}, fmt.Errorf("reach the stint serve that holds %s (pid %d): %w", data, info.PID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return sweep.Summary{}, fmt.Errorf("the stint serve that holds %s answered %s: %s", data, resp.Status, bytes.TrimSpace(msg))
+	}
+	var answer struct {
+		Summary sweep.Summary `json:"summary"`
+		Error   string        `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return sweep.Summary{}, fmt.Errorf("read the answer of the stint serve that holds %s: %w", data, err)
+	}
+	if answer.Error != "" {
+		return answer.Summary, fmt.Errorf("%s", answer.Error)
+	}
+	return answer.Summary, nil
+}
+
+// writePrivate writes a file only its owner can read, whatever the umask.
+func writePrivate(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,94 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/sweep"
+)
+
+func open(tb testing.TB, data string, log *slog.Logger) *host.Host {
+	tb.Helper()
+	tb.Setenv("AZURE_TENANT_ID", "")
+	h, err := host.Open(context.Background(), host.Options{Data: data, Addr: "127.0.0.1:0", Log: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// One process owns a data directory: a second Open is refused, naming the
+// holder, and touches nothing of the first (its sandbox CA stays).
+func TestOneProcessOwnsADataDirectory(t *testing.T) {
+	data := t.TempDir()
+	first := open(t, data, nil)
+	ca, _ := os.ReadFile(filepath.Join(data, "sandbox-ca.pem"))
+	_, err := host.Open(context.Background(), host.Options{Data: data, Addr: "127.0.0.1:0"})
+	var inUse *host.InUseError
+	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() || !strings.Contains(err.Error(), "is in use by stint (pid") {
+		t.Fatalf("second Open = %v, want it refused naming pid %d", err, os.Getpid())
+	}
+	if again, _ := os.ReadFile(filepath.Join(data, "sandbox-ca.pem")); !bytes.Equal(again, ca) {
+		t.Error("the refused Open rewrote sandbox-ca.pem")
+	}
+	first.Close()
+	second := open(t, data, nil)
+	second.Close()
+}
+
+// A sweep asked for while serve runs runs inside serve, through the
+// control channel, against serve's own sandbox tenant.
+func TestSweepThroughTheRunningServe(t *testing.T) {
+	data := t.TempDir()
+	h := open(t, data, nil)
+	defer h.Close()
+	ghost := h.Sandbox.AddUser(sandbox.User{Mail: "ghost@old.example", UserType: "Guest", AccountEnabled: true})
+	h.Sandbox.AddMember(h.Groups["contractor-access"], ghost.ID)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	var sum sweep.Summary
+	var err error
+	for range 100 { // the control channel opens as Run starts
+		if sum, err = host.Sweep(context.Background(), data, sweep.Input{Mode: "reconcile", DryRun: true}); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || sum.Mode != "reconcile" || sum.Flagged != 1 {
+		t.Fatalf("Sweep through serve = %+v, %v; want the dry-run reconcile flagging the ghost", sum, err)
+	}
+	info, err := os.Stat(filepath.Join(data, "control.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("control.json: %v, %v; want mode 0600", info, err)
+	}
+}
+
+// Files holding secrets are private whatever the umask, and serve warns
+// about a data directory others can read.
+func TestPrivateFilesAndAWarning(t *testing.T) {
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := open(t, data, slog.New(slog.NewJSONHandler(&logs, nil)))
+	defer h.Close()
+	info, err := os.Stat(filepath.Join(data, "webhook-secret"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("webhook-secret: %v, %v; want mode 0600", info, err)
+	}
+	if !strings.Contains(logs.String(), "chmod 700 "+data) {
+		t.Errorf("log = %s; want a warning that the data directory is readable by others", logs.String())
+	}
+}
