@@ -76,6 +76,9 @@ func Parse(body []byte) (Event, error) {
 	if !ok {
 		return Event{}, &Error{Reason: "body must be a JSON object"}
 	}
+	if ptr, found := duplicateMember(body); found {
+		return Event{}, &Error{Pointer: ptr, Reason: "is given twice; each member may appear once"}
+	}
 	var ev Event
 	if err := check(root, &ev); err != nil {
 		return Event{}, err
