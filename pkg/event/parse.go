@@ -72,6 +72,10 @@ func Parse(body []byte) (Event, error) {
 	if dec.More() {
 		return Event{}, &Error{Reason: "body holds more than one JSON value; send one event per request"}
 	}
+	// More is false for a stray ']' or '}' too, which is not JSON either.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return Event{}, &Error{Reason: fmt.Sprintf("body is not valid JSON: unexpected %q after the event", rest[:1])}
+	}
 	root, ok := doc.(map[string]any)
 	if !ok {
 		return Event{}, &Error{Reason: "body must be a JSON object"}

@@ -146,6 +146,16 @@ func TestParseRefuses(t *testing.T) {
 			want: "invalid event: body holds more than one JSON value; send one event per request",
 		},
 		{
+			name: "a closing bracket after the event",
+			body: append(mustRead(t, "valid/started.json"), []byte(" ]")...),
+			want: `invalid event: body is not valid JSON: unexpected "]" after the event`,
+		},
+		{
+			name: "a closing brace after the event",
+			body: append(mustRead(t, "valid/started.json"), []byte("}")...),
+			want: `invalid event: body is not valid JSON: unexpected "}" after the event`,
+		},
+		{
 			name: "whitespace-only id",
 			body: edit(t, "valid/started.json", func(m map[string]any) { m["id"] = "   " }),
 			want: "invalid event: /id: must not be empty",
