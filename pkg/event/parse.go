@@ -191,13 +191,28 @@ func checkRules(ev *Event) error {
 	if end == nil {
 		return nil
 	}
-	// An ended event without startsAt needs no check: its endsAt may be in
-	// the past ("access ends now").
-	if ev.Data.StartsAt == nil && ev.Type == Ended {
-		return nil
+	if err := checkEndsAfterStart(ev, *end); err != nil {
+		return err
 	}
+	// An extension that ends before it was recorded ends access at once (a
+	// typo in the year does that), however far back its startsAt lies.
+	if ev.Type == Extended && !end.After(ev.Time) {
+		return &Error{"/data/endsAt", fmt.Sprintf("an extension must end after the moment it was recorded (time %s), got %s; to end access now, send an %s event",
+			ev.Time.Format(time.RFC3339), end.Format(time.RFC3339), Ended), nil}
+	}
+	return nil
+}
+
+// checkEndsAfterStart holds endsAt after startsAt, or after time when
+// startsAt is absent. Without startsAt, an ended event needs no check (its
+// endsAt may be in the past: "access ends now"), and an extended one is held
+// to its time by checkRules, with a reason of its own.
+func checkEndsAfterStart(ev *Event, end time.Time) error {
 	start, from := ev.Start(), "startsAt"
 	if ev.Data.StartsAt == nil {
+		if ev.Type != Started {
+			return nil
+		}
 		from = "time (startsAt is absent)"
 	}
 	if !end.After(start) {

@@ -109,6 +109,15 @@ func TestParseAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "extended with a past startsAt, ending after its time",
+			body: edit(t, "valid/extended.json", func(m map[string]any) { data(m)["startsAt"] = "2026-11-21T00:00:00Z" }),
+			check: func(t *testing.T, ev event.Event) {
+				if ev.Data.StartsAt == nil || !ev.Data.EndsAt.After(ev.Time) {
+					t.Errorf("StartsAt = %v, EndsAt = %v, want both kept", ev.Data.StartsAt, ev.Data.EndsAt)
+				}
+			},
+		},
+		{
 			name: "fractional seconds and offsets",
 			body: edit(t, "valid/started.json", func(m map[string]any) { m["time"] = "2026-11-21T10:00:00.123456+01:00" }),
 			check: func(t *testing.T, ev event.Event) {
