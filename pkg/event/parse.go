@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -49,8 +48,6 @@ const (
 
 var (
 	accessKeyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	// emailRe is the shape the schema requires; net/mail then checks syntax.
-	emailRe = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	// timestampRe is RFC 3339's date-time, which time.Parse alone does not
 	// hold to (it takes a one-digit hour).
 	timestampRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
@@ -284,11 +281,8 @@ func (o object) email(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !emailRe.MatchString(s) {
-		return "", &Error{o.at(name), fmt.Sprintf("%q is not an email address (want local@domain.tld)", s), nil}
-	}
-	if a, err := mail.ParseAddress(s); err != nil || a.Address != s || a.Name != "" {
-		return "", &Error{o.at(name), fmt.Sprintf("%q is not a plain email address", s), nil}
+	if reason := emailProblem(s); reason != "" {
+		return "", &Error{o.at(name), reason, nil}
 	}
 	return s, nil
 }

@@ -1,0 +1,36 @@
+package event
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+)
+
+// The schema's patterns are the parser's, character for character, so the
+// two cannot drift apart.
+func TestSchemaPatternsMatchParser(t *testing.T) {
+	raw, err := os.ReadFile("../../events/schema/engagement-event.v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Defs map[string]struct {
+			Pattern string `json:"pattern"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		def, want string
+	}{
+		{"email", emailRe.String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.def, func(t *testing.T) {
+			if got := schema.Defs[tt.def].Pattern; got != tt.want {
+				t.Errorf("$defs.%s.pattern =\n  %s\nwant\n  %s", tt.def, got, tt.want)
+			}
+		})
+	}
+}
