@@ -98,10 +98,11 @@ func check(root map[string]any, ev *Event) error {
 	if ev.SpecVersion != SpecVersion {
 		return &Error{"/specversion", fmt.Sprintf("must be %q, got %q", SpecVersion, ev.SpecVersion), nil}
 	}
-	if ev.ID, err = o.nonEmpty("id", maxIDLen); err != nil {
+	// Key joins source and id with a space, so neither may hold one.
+	if ev.ID, err = o.token("id", maxIDLen, "an event id is a plain token; stint's deduplication key is the source, a space and the id"); err != nil {
 		return err
 	}
-	if ev.Source, err = o.nonEmpty("source", maxIDLen); err != nil {
+	if ev.Source, err = o.token("source", maxIDLen, "a CloudEvents source is a URI-reference, which has none (e.g. hr/workday)"); err != nil {
 		return err
 	}
 	typ, err := o.str("type", true, 0)

@@ -3,7 +3,10 @@ package event
 import (
 	"encoding/json"
 	"os"
+	"regexp"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The schema's patterns are the parser's, character for character, so the
@@ -25,6 +28,7 @@ func TestSchemaPatternsMatchParser(t *testing.T) {
 		def, want string
 	}{
 		{"email", emailRe.String()},
+		{"token", "^[^" + tokenForbidden + "]+$"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.def, func(t *testing.T) {
@@ -32,5 +36,19 @@ func TestSchemaPatternsMatchParser(t *testing.T) {
 				t.Errorf("$defs.%s.pattern =\n  %s\nwant\n  %s", tt.def, got, tt.want)
 			}
 		})
+	}
+}
+
+// The schema's token pattern, as Go's regexp reads it (the engine of the
+// schema tests), refuses exactly the runes the parser refuses.
+func TestTokenPatternMatchesBadTokenRune(t *testing.T) {
+	allowed := regexp.MustCompile("^[^" + tokenForbidden + "]+$")
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		if got, want := allowed.MatchString(string(r)), !badTokenRune(r); got != want {
+			t.Errorf("pattern matches %U = %v, want %v", r, got, want)
+		}
 	}
 }
