@@ -76,9 +76,9 @@ type Sponsor struct {
 func (e Event) ContractorKey() string { return ContractorKey(e.Data.Contractor.Email) }
 
 // Key is the event's deduplication key: CloudEvents ids are unique per
-// source, so two systems may send the same id. The source is a
-// URI-reference, which holds no whitespace, so the space keeps the two
-// parts apart.
+// source, so two systems may send the same id. Parse refuses whitespace and
+// control characters in both (a source is a URI-reference, which has none),
+// so the space keeps the two parts apart.
 func (e Event) Key() string { return e.Source + " " + e.ID }
 
 // Digest fingerprints what the event says, to tell a resend of the same

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -49,8 +48,6 @@ const (
 
 var (
 	accessKeyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	// emailRe is the shape the schema requires; net/mail then checks syntax.
-	emailRe = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	// timestampRe is RFC 3339's date-time, which time.Parse alone does not
 	// hold to (it takes a one-digit hour).
 	timestampRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
@@ -72,9 +69,16 @@ func Parse(body []byte) (Event, error) {
 	if dec.More() {
 		return Event{}, &Error{Reason: "body holds more than one JSON value; send one event per request"}
 	}
+	// More is false for a stray ']' or '}' too, which is not JSON either.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return Event{}, &Error{Reason: fmt.Sprintf("body is not valid JSON: unexpected %q after the event", rest[:1])}
+	}
 	root, ok := doc.(map[string]any)
 	if !ok {
 		return Event{}, &Error{Reason: "body must be a JSON object"}
+	}
+	if ptr, found := duplicateMember(body); found {
+		return Event{}, &Error{Pointer: ptr, Reason: "is given twice; each member may appear once"}
 	}
 	var ev Event
 	if err := check(root, &ev); err != nil {
@@ -94,10 +98,11 @@ func check(root map[string]any, ev *Event) error {
 	if ev.SpecVersion != SpecVersion {
 		return &Error{"/specversion", fmt.Sprintf("must be %q, got %q", SpecVersion, ev.SpecVersion), nil}
 	}
-	if ev.ID, err = o.nonEmpty("id", maxIDLen); err != nil {
+	// Key joins source and id with a space, so neither may hold one.
+	if ev.ID, err = o.token("id", maxIDLen, "an event id is a plain token; stint's deduplication key is the source, a space and the id"); err != nil {
 		return err
 	}
-	if ev.Source, err = o.nonEmpty("source", maxIDLen); err != nil {
+	if ev.Source, err = o.token("source", maxIDLen, "a CloudEvents source is a URI-reference, which has none (e.g. hr/workday)"); err != nil {
 		return err
 	}
 	typ, err := o.str("type", true, 0)
@@ -184,13 +189,28 @@ func checkRules(ev *Event) error {
 	if end == nil {
 		return nil
 	}
-	// An ended event without startsAt needs no check: its endsAt may be in
-	// the past ("access ends now").
-	if ev.Data.StartsAt == nil && ev.Type == Ended {
-		return nil
+	if err := checkEndsAfterStart(ev, *end); err != nil {
+		return err
 	}
+	// An extension that ends before it was recorded ends access at once (a
+	// typo in the year does that), however far back its startsAt lies.
+	if ev.Type == Extended && !end.After(ev.Time) {
+		return &Error{"/data/endsAt", fmt.Sprintf("an extension must end after the moment it was recorded (time %s), got %s; to end access now, send an %s event",
+			ev.Time.Format(time.RFC3339), end.Format(time.RFC3339), Ended), nil}
+	}
+	return nil
+}
+
+// checkEndsAfterStart holds endsAt after startsAt, or after time when
+// startsAt is absent. Without startsAt, an ended event needs no check (its
+// endsAt may be in the past: "access ends now"), and an extended one is held
+// to its time by checkRules, with a reason of its own.
+func checkEndsAfterStart(ev *Event, end time.Time) error {
 	start, from := ev.Start(), "startsAt"
 	if ev.Data.StartsAt == nil {
+		if ev.Type != Started {
+			return nil
+		}
 		from = "time (startsAt is absent)"
 	}
 	if !end.After(start) {
@@ -262,11 +282,8 @@ func (o object) email(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !emailRe.MatchString(s) {
-		return "", &Error{o.at(name), fmt.Sprintf("%q is not an email address (want local@domain.tld)", s), nil}
-	}
-	if a, err := mail.ParseAddress(s); err != nil || a.Address != s || a.Name != "" {
-		return "", &Error{o.at(name), fmt.Sprintf("%q is not a plain email address", s), nil}
+	if reason := emailProblem(s); reason != "" {
+		return "", &Error{o.at(name), reason, nil}
 	}
 	return s, nil
 }

@@ -109,6 +109,15 @@ func TestParseAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "extended with a past startsAt, ending after its time",
+			body: edit(t, "valid/extended.json", func(m map[string]any) { data(m)["startsAt"] = "2026-11-21T00:00:00Z" }),
+			check: func(t *testing.T, ev event.Event) {
+				if ev.Data.StartsAt == nil || !ev.Data.EndsAt.After(ev.Time) {
+					t.Errorf("StartsAt = %v, EndsAt = %v, want both kept", ev.Data.StartsAt, ev.Data.EndsAt)
+				}
+			},
+		},
+		{
 			name: "fractional seconds and offsets",
 			body: edit(t, "valid/started.json", func(m map[string]any) { m["time"] = "2026-11-21T10:00:00.123456+01:00" }),
 			check: func(t *testing.T, ev event.Event) {
@@ -144,6 +153,16 @@ func TestParseRefuses(t *testing.T) {
 			name: "second JSON value after the event",
 			body: append(mustRead(t, "valid/started.json"), []byte(`{}`)...),
 			want: "invalid event: body holds more than one JSON value; send one event per request",
+		},
+		{
+			name: "a closing bracket after the event",
+			body: append(mustRead(t, "valid/started.json"), []byte(" ]")...),
+			want: `invalid event: body is not valid JSON: unexpected "]" after the event`,
+		},
+		{
+			name: "a closing brace after the event",
+			body: append(mustRead(t, "valid/started.json"), []byte("}")...),
+			want: `invalid event: body is not valid JSON: unexpected "}" after the event`,
 		},
 		{
 			name: "whitespace-only id",
