@@ -19,11 +19,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
@@ -372,7 +370,7 @@ func (l *Ledger) Append(ctx context.Context, entries ...engagement.AuditEntry) e
 				return fmt.Errorf("sqlite ledger: encode audit entry: %w", err)
 			}
 			_, err = tx.ExecContext(ctx, "INSERT INTO audit (id, contractor, record) VALUES (?, ?, ?)", a.ID, a.Contractor, body)
-			if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			if err != nil && uniqueViolation(err) {
 				return fault.Errorf(fault.Conflict, "sqlite ledger: audit entry %s exists; the trail is append-only", a.ID)
 			}
 			if err != nil {
@@ -441,18 +439,6 @@ func wrap(err error, format string, args ...any) error {
 		return nil
 	}
 	return classify(fmt.Errorf("sqlite ledger: "+format+": %w", append(args, err)...))
-}
-
-// classify marks a busy or locked database as transient: another process
-// held the write lock past BusyTimeout.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if msg := err.Error(); strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") {
-		return fault.Wrap(fault.Transient, err)
-	}
-	return err
 }
 
 func limitOrAll(n int) int {
