@@ -71,6 +71,9 @@ type Ledger struct {
 var _ engagement.Ledger = (*Ledger)(nil)
 
 // Open opens (creating if needed) the ledger at path and migrates it.
+//
+// The file is switched to WAL once (see enableWAL) and the schema is
+// migrated; several processes may do both at once.
 func Open(ctx context.Context, path string) (*Ledger, error) {
 	if path == "" {
 		return nil, fault.Errorf(fault.Invalid, "sqlite ledger: empty path (want sqlite:///var/lib/stint/stint.db)")
@@ -80,15 +83,22 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 			return nil, fmt.Errorf("sqlite ledger: create directory for %s: %w", path, err)
 		}
 	}
+	// No journal_mode here: every new connection would run it, and on a
+	// file not yet in WAL it fails at once when another process holds a
+	// lock (see enableWAL). WAL is a property of the file, which every
+	// connection finds in its header.
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite ledger: open %s: %w", path, err)
+	}
+	if err := enableWAL(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite ledger: switch %s to WAL: %w", path, err)
 	}
 	l := &Ledger{db: db, now: time.Now}
 	if err := l.migrate(ctx); err != nil {
@@ -98,23 +108,78 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 	return l, nil
 }
 
-func (l *Ledger) migrate(ctx context.Context) error {
-	return l.tx(ctx, func(tx *sql.Tx) error {
-		var version int
-		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-			return err
+// enableWAL puts the file in WAL mode, retrying for up to BusyTimeout while
+// another process holds a lock. It runs before anything else uses db, so on
+// the pool's first connection.
+//
+// It retries itself because SQLite does not: on a file not yet in WAL,
+// PRAGMA journal_mode=WAL reads the header and then upgrades that read to a
+// write, and SQLite never calls the busy handler for such an upgrade (two
+// upgraders waiting for each other would deadlock), so busy_timeout does
+// not help. Two processes opening a fresh file at once hit this a few
+// times in a hundred. Once the file is in WAL the pragma changes nothing.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		switch {
+		case err == nil && mode == "wal":
+			return nil
+		case err == nil:
+			return fmt.Errorf("journal mode is %q after asking for WAL; put the ledger on a local file system", mode)
+		case !busy(err) || time.Now().Add(wait).After(deadline):
+			return classify(err)
 		}
-		if version > len(migrations) {
-			return fmt.Errorf("schema version %d is newer than this stint knows (%d); upgrade stint", version, len(migrations))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// migrate brings the schema to the newest version. Concurrent openers are
+// safe: the migrations run in one BEGIN IMMEDIATE transaction, which the
+// others wait for (busy_timeout), and each re-reads the version once it
+// holds the write lock, so every migration runs once. An up-to-date file
+// needs no write lock at all.
+func (l *Ledger) migrate(ctx context.Context) error {
+	version, err := schemaVersion(ctx, l.db)
+	if err != nil || version == len(migrations) {
+		return err
+	}
+	return l.tx(ctx, func(tx *sql.Tx) error {
+		version, err := schemaVersion(ctx, tx)
+		if err != nil || version == len(migrations) {
+			return err
 		}
 		for i := version; i < len(migrations); i++ {
 			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("migration %d: %w", i+1, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)))
+		_, err = tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)))
 		return err
 	})
+}
+
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// schemaVersion reads PRAGMA user_version and refuses a schema newer than
+// this build knows.
+func schemaVersion(ctx context.Context, q rowQuerier) (int, error) {
+	var version int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, classify(err)
+	}
+	if version > len(migrations) {
+		return 0, fmt.Errorf("schema version %d is newer than this stint knows (%d); upgrade stint", version, len(migrations))
+	}
+	return version, nil
 }
 
 // DB is the database handle, for the embedded queue that shares the file.
