@@ -72,8 +72,9 @@ var _ engagement.Ledger = (*Ledger)(nil)
 
 // Open opens (creating if needed) the ledger at path and migrates it.
 //
-// The file is switched to WAL once (see enableWAL) and the schema is
-// migrated; several processes may do both at once.
+// The file and its -wal and -shm companions are made owner-only (see
+// makePrivate), the file is switched to WAL once (see enableWAL), and the
+// schema is migrated; several processes may do all three at once.
 func Open(ctx context.Context, path string) (*Ledger, error) {
 	if path == "" {
 		return nil, fault.Errorf(fault.Invalid, "sqlite ledger: empty path (want sqlite:///var/lib/stint/stint.db)")
@@ -82,6 +83,9 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlite ledger: create directory for %s: %w", path, err)
 		}
+	}
+	if err := makePrivate(path); err != nil {
+		return nil, err
 	}
 	// No journal_mode here: every new connection would run it, and on a
 	// file not yet in WAL it fails at once when another process holds a
