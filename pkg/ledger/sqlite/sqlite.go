@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -96,7 +97,7 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath.Replace(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite ledger: open %s: %w", path, err)
 	}
@@ -111,6 +112,11 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 	}
 	return l, nil
 }
+
+// uriPath escapes the characters that a SQLite URI file name gives a
+// meaning (a query, a fragment, a %-escape), so that the path names the
+// file it says.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // enableWAL puts the file in WAL mode, retrying for up to BusyTimeout while
 // another process holds a lock. It runs before anything else uses db, so on
