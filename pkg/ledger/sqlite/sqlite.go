@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
@@ -83,6 +82,10 @@ type Ledger struct {
 var _ engagement.Ledger = (*Ledger)(nil)
 
 // Open opens (creating if needed) the ledger at path and migrates it.
+//
+// The file and its -wal and -shm companions are made owner-only (see
+// makePrivate), the file is switched to WAL once (see enableWAL), and the
+// schema is migrated; several processes may do all three at once.
 func Open(ctx context.Context, path string) (*Ledger, error) {
 	if path == "" {
 		return nil, fault.Errorf(fault.Invalid, "sqlite ledger: empty path (want sqlite:///var/lib/stint/stint.db)")
@@ -92,15 +95,25 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 			return nil, fmt.Errorf("sqlite ledger: create directory for %s: %w", path, err)
 		}
 	}
+	if err := makePrivate(path); err != nil {
+		return nil, err
+	}
+	// No journal_mode here: every new connection would run it, and on a
+	// file not yet in WAL it fails at once when another process holds a
+	// lock (see enableWAL). WAL is a property of the file, which every
+	// connection finds in its header.
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath.Replace(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite ledger: open %s: %w", path, err)
+	}
+	if err := enableWAL(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite ledger: switch %s to WAL: %w", path, err)
 	}
 	l := &Ledger{db: db, now: time.Now}
 	if err := l.migrate(ctx); err != nil {
@@ -110,23 +123,83 @@ func Open(ctx context.Context, path string) (*Ledger, error) {
 	return l, nil
 }
 
-func (l *Ledger) migrate(ctx context.Context) error {
-	return l.tx(ctx, func(tx *sql.Tx) error {
-		var version int
-		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-			return err
+// uriPath escapes the characters that a SQLite URI file name gives a
+// meaning (a query, a fragment, a %-escape), so that the path names the
+// file it says.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// enableWAL puts the file in WAL mode, retrying for up to BusyTimeout while
+// another process holds a lock. It runs before anything else uses db, so on
+// the pool's first connection.
+//
+// It retries itself because SQLite does not: on a file not yet in WAL,
+// PRAGMA journal_mode=WAL reads the header and then upgrades that read to a
+// write, and SQLite never calls the busy handler for such an upgrade (two
+// upgraders waiting for each other would deadlock), so busy_timeout does
+// not help. Two processes opening a fresh file at once hit this a few
+// times in a hundred. Once the file is in WAL the pragma changes nothing.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		switch {
+		case err == nil && mode == "wal":
+			return nil
+		case err == nil:
+			return fmt.Errorf("journal mode is %q after asking for WAL; put the ledger on a local file system", mode)
+		case !busy(err) || time.Now().Add(wait).After(deadline):
+			return classify(err)
 		}
-		if version > len(migrations) {
-			return fmt.Errorf("schema version %d is newer than this stint knows (%d); upgrade stint", version, len(migrations))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// migrate brings the schema to the newest version. Concurrent openers are
+// safe: the migrations run in one BEGIN IMMEDIATE transaction, which the
+// others wait for (busy_timeout), and each re-reads the version once it
+// holds the write lock, so every migration runs once. An up-to-date file
+// needs no write lock at all.
+func (l *Ledger) migrate(ctx context.Context) error {
+	version, err := schemaVersion(ctx, l.db)
+	if err != nil || version == len(migrations) {
+		return err
+	}
+	return l.tx(ctx, func(tx *sql.Tx) error {
+		version, err := schemaVersion(ctx, tx)
+		if err != nil || version == len(migrations) {
+			return err
 		}
 		for i := version; i < len(migrations); i++ {
 			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("migration %d: %w", i+1, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)))
+		_, err = tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)))
 		return err
 	})
+}
+
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// schemaVersion reads PRAGMA user_version and refuses a schema newer than
+// this build knows.
+func schemaVersion(ctx context.Context, q rowQuerier) (int, error) {
+	var version int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, classify(err)
+	}
+	if version > len(migrations) {
+		return 0, fmt.Errorf("schema version %d is newer than this stint knows (%d); upgrade stint", version, len(migrations))
+	}
+	return version, nil
 }
 
 // DB is the database handle, for the embedded queue that shares the file.
@@ -391,7 +464,7 @@ func (l *Ledger) appendAudit(ctx context.Context, tx *sql.Tx, entries []engageme
 			return fmt.Errorf("sqlite ledger: encode audit entry: %w", err)
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO audit (id, contractor, record) VALUES (?, ?, ?)", a.ID, a.Contractor, body)
-		if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		if err != nil && uniqueViolation(err) {
 			return fault.Errorf(fault.Conflict, "sqlite ledger: audit entry %s exists; the trail is append-only", a.ID)
 		}
 		if err != nil {
@@ -459,18 +532,6 @@ func wrap(err error, format string, args ...any) error {
 		return nil
 	}
 	return classify(fmt.Errorf("sqlite ledger: "+format+": %w", append(args, err)...))
-}
-
-// classify marks a busy or locked database as transient: another process
-// held the write lock past BusyTimeout.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if msg := err.Error(); strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") {
-		return fault.Wrap(fault.Transient, err)
-	}
-	return err
 }
 
 func limitOrAll(n int) int {
