@@ -110,3 +110,20 @@ func TestOpenRefusesAStandardQueue(t *testing.T) {
 		t.Error("not a fault.Error")
 	}
 }
+
+// A contractor key longer than SQS allows a group id (an email may hold 254
+// characters) still gets one group, of a length SQS takes.
+func TestLongContractorKeysKeepOneGroup(t *testing.T) {
+	srv, q, _ := setup(t)
+	ctx := context.Background()
+	key := strings.Repeat("a", 64) + "@" + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + ".example"
+	for _, id := range []string{"hr/x 1", "hr/x 2"} {
+		if err := q.Enqueue(ctx, engagement.Message{ID: id, Group: key, Body: []byte(id)}); err != nil {
+			t.Fatalf("Enqueue for a %d-character key: %v", len(key), err)
+		}
+	}
+	got := srv.Messages("events.fifo")
+	if len(got) != 2 || got[0].GroupID != got[1].GroupID || len(got[0].GroupID) > 128 {
+		t.Errorf("groups %q and %q; want one group id of at most 128 characters", got[0].GroupID, got[1].GroupID)
+	}
+}
