@@ -26,6 +26,10 @@ type desired struct {
 	// settle lists contractors whose applied state lags their engagements
 	// (an end the tick has not reached): the worker's rules fix those.
 	settle map[string]bool
+	// missing lists, per contractor, the access keys stint granted whose
+	// group no longer holds the user (drift): settling them puts them back
+	// if the records, read afresh, still want it.
+	missing map[string][]string
 }
 
 // Reconcile lists the members of every allow-listed group and compares
@@ -99,18 +103,37 @@ func (s *Sweeper) Reconcile(ctx context.Context, dryRun bool) (Summary, error) {
 		}
 	}
 	for contractor := range d.settle {
-		if _, err := s.Worker.Settle(ctx, contractor, "stint:reconcile"); err != nil {
-			sum.Errors++
-			sum.note(Account{Contractor: contractor, Action: "failed", Reason: err.Error()})
-		}
+		s.settle(ctx, contractor, d.missing[contractor], &sum)
 	}
 	return sum, nil
+}
+
+// settle settles a contractor with the worker's rules, reading the records
+// afresh: an end processed since the reconcile read the ledger is not
+// undone. Groups found missing (drift) are put back if still wanted.
+func (s *Sweeper) settle(ctx context.Context, contractor string, missing []string, sum *Summary) {
+	settled, err := s.Worker.Settle(ctx, contractor, "stint:reconcile", missing...)
+	if err != nil {
+		sum.Errors++
+		sum.note(Account{Contractor: contractor, Action: "failed", Reason: err.Error()})
+		return
+	}
+	uid := settled.Contractor.UserID
+	for _, key := range settled.Plan.Add {
+		sum.Added++
+		reason := "an engagement granting " + key + " is active"
+		if slices.Contains(missing, key) {
+			reason = "drift: an active engagement grants " + key + " but the user was not a member (removed by hand?)"
+		}
+		sum.note(Account{UserID: uid, Contractor: contractor, Group: key, Action: "added", Reason: reason})
+	}
 }
 
 // desired reads the ledger: every contractor record, and the access of
 // every engagement active at now.
 func (s *Sweeper) desired(ctx context.Context, now time.Time) (desired, error) {
-	d := desired{byUser: map[string]engagement.Contractor{}, byKey: map[string]engagement.Contractor{}, want: map[string][]string{}, settle: map[string]bool{}}
+	d := desired{byUser: map[string]engagement.Contractor{}, byKey: map[string]engagement.Contractor{}, want: map[string][]string{},
+		settle: map[string]bool{}, missing: map[string][]string{}}
 	for c, err := range s.Ledger.Contractors(ctx) {
 		if err != nil {
 			return d, err
@@ -189,20 +212,21 @@ func (s *Sweeper) reconcileGroup(ctx context.Context, key string, d desired, mar
 				Reason: fmt.Sprintf("ghost: %s held %s with no active engagement for the whole grace period (since %s)", who, key, stamp(since))})
 		}
 	}
-	var add []Account
 	for contractor, keys := range d.want {
 		c, ok := d.byKey[contractor]
 		switch {
 		case !ok || !slices.Contains(keys, key) || members[c.UserID]:
-		case slices.Contains(c.Granted, key):
-			add = append(add, Account{UserID: c.UserID, Contractor: contractor, Group: key, Action: "add",
+		case slices.Contains(c.Granted, key) && dryRun:
+			sum.note(Account{UserID: c.UserID, Contractor: contractor, Group: key, Action: "would add",
 				Reason: "drift: an active engagement grants " + key + " but the user is not a member (removed by hand?)"})
+		case slices.Contains(c.Granted, key):
+			d.settle[contractor] = true // drift: settled with the group marked missing
+			d.missing[contractor] = append(d.missing[contractor], key)
 		default:
 			d.settle[contractor] = true // a start the tick has not reached yet
 		}
 	}
 	removed := s.apply(ctx, gid, remove, dryRun, sum, s.Directory.RemoveMembers, func() { sum.Removed++ })
-	s.apply(ctx, gid, add, dryRun, sum, s.Directory.AddMembers, func() { sum.Added++ })
 	// A ghost's first sighting goes only once it is really gone: one whose
 	// removal failed keeps its grace, and the next run tries again.
 	for _, uid := range removed {

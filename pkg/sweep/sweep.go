@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -57,6 +58,21 @@ type Account struct {
 	// "would …" in a dry run, or failed.
 	Action string `json:"action"`
 	Reason string `json:"reason"`
+}
+
+// detail says what the account line is about, naming only what is known.
+func (a Account) detail() string {
+	var about []string
+	if a.UserID != "" {
+		about = append(about, "user "+a.UserID)
+	}
+	if a.Group != "" {
+		about = append(about, "group "+a.Group)
+	}
+	if len(about) == 0 {
+		return a.Reason
+	}
+	return strings.Join(about, ", ") + ": " + a.Reason
 }
 
 // MaxListed bounds the accounts a summary names.
@@ -131,8 +147,7 @@ func (s *Sweeper) record(ctx context.Context, sum Summary) {
 		if who == "" {
 			who = "-"
 		}
-		entries = append(entries, engagement.AuditEntry{At: now, Contractor: who, Actor: actor, Action: "sweep." + a.Action,
-			Detail: fmt.Sprintf("user %s, group %s: %s", a.UserID, a.Group, a.Reason)})
+		entries = append(entries, engagement.AuditEntry{At: now, Contractor: who, Actor: actor, Action: "sweep." + a.Action, Detail: a.detail()})
 	}
 	entries = append(entries, engagement.AuditEntry{At: now, Contractor: "-", Actor: actor, Action: "sweep.summary",
 		Detail: fmt.Sprintf("dryRun=%v examined=%d activated=%d expired=%d added=%d removed=%d disabled=%d flagged=%d errors=%d complete=%v",

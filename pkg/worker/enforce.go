@@ -47,7 +47,18 @@ func (w *enforcement) run(ctx context.Context, profile engagement.Engagement, pl
 	if w.c.UserID == "" {
 		return nil // nothing granted and nobody to block: no work left
 	}
-	if err := w.addGroups(ctx, plan.Add); err != nil {
+	err := w.addGroups(ctx, plan.Add)
+	if errors.Is(err, errGone) {
+		// The account stint knew was deleted: find the person, or invite
+		// them, afresh — once — and give them every group they should hold.
+		if err = w.ensureUser(ctx, profile); err == nil {
+			err = w.addGroups(ctx, plan.Access)
+		}
+		if errors.Is(err, errGone) {
+			err = fault.Wrap(fault.Transient, err)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if plan.Unblock {
@@ -92,6 +103,9 @@ func (w *enforcement) addGroups(ctx context.Context, keys []string) error {
 		if !ok {
 			return fault.Errorf(fault.Invalid, "access key %q is not configured in STINT_GROUPS", key)
 		}
+		if slices.Contains(w.c.Granted, key) {
+			continue
+		}
 		if err := w.h.Directory.AddMember(ctx, gid, w.c.UserID); err != nil {
 			return w.gone(err)
 		}
@@ -101,18 +115,21 @@ func (w *enforcement) addGroups(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// gone turns a not-found from adding a member into a retry: a guest
-// invited a moment ago may not have reached every directory replica yet;
-// an account stint knew that was deleted is forgotten, so that the next
-// try looks the person up (and invites them) afresh.
+// errGone says that the account stint knew no longer exists.
+var errGone = errors.New("the account no longer exists")
+
+// gone reads a not-found from adding a member: a guest invited a moment ago
+// may not have reached every directory replica yet (retry later); an
+// account stint knew was deleted is forgotten with all stint applied to it
+// (errGone: look the person up afresh).
 func (w *enforcement) gone(err error) error {
 	switch {
 	case w.invited && fault.Is(err, fault.NotFound):
 		return fault.Wrap(fault.Transient, err)
 	case fault.Is(err, fault.NotFound):
-		w.note("user.gone", "account %s no longer exists; it will be looked up again", w.c.UserID)
-		w.c.UserID, w.c.Granted = "", nil
-		return fault.Wrap(fault.Transient, err)
+		w.note("user.gone", "account %s no longer exists; the person is looked up again", w.c.UserID)
+		w.c = engagement.Contractor{Key: w.c.Key, Version: w.c.Version}
+		return fmt.Errorf("%w: %w", errGone, err)
 	}
 	return err
 }

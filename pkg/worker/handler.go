@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -148,6 +149,8 @@ func (h *Handler) contractor(ctx context.Context, key string) (engagement.Contra
 // Settlement is what settling a contractor did.
 type Settlement struct {
 	Plan engagement.Plan
+	// Contractor is the contractor's record as stored afterwards.
+	Contractor engagement.Contractor
 	// Changes are the audit entries of the directory changes.
 	Changes []engagement.AuditEntry
 	// Engagements are the contractor's records as stored afterwards;
@@ -159,8 +162,12 @@ type Settlement struct {
 // Settle brings one contractor's directory account in line with their
 // engagements at now and records each engagement's new state: what the
 // tick does for contractors with due engagements. actor names who acted in
-// the audit trail (e.g. "stint:tick").
-func (h *Handler) Settle(ctx context.Context, contractor, actor string) (Settlement, error) {
+// the audit trail (e.g. "stint:tick"). missing lists access keys stint
+// granted whose group no longer holds the user (the reconcile found them
+// removed by hand): they are granted again if an engagement still wants
+// them — judged from the records as they are now, not as the reconcile
+// read them.
+func (h *Handler) Settle(ctx context.Context, contractor, actor string, missing ...string) (Settlement, error) {
 	memo := &memory{}
 	var s Settlement
 	var err error
@@ -170,6 +177,7 @@ func (h *Handler) Settle(ctx context.Context, contractor, actor string) (Settlem
 		if c, err = h.contractor(ctx, contractor); err != nil {
 			return s, err
 		}
+		c.Granted = slices.DeleteFunc(slices.Clone(c.Granted), func(k string) bool { return slices.Contains(missing, k) })
 		if engs, err = h.Ledger.ContractorEngagements(ctx, contractor); err != nil {
 			return s, err
 		}
@@ -224,7 +232,9 @@ func (h *Handler) settle(ctx context.Context, c engagement.Contractor, engs []en
 		ch.Engagements, ch.Seen = changed, o.seen(now)
 		ch.Audit = o.entries(now, c.Key, o.done(changed), s.Changes, s.Moved)
 	}
-	_, stored, cerr := h.Ledger.Commit(ctx, ch)
+	var stored []engagement.Engagement
+	var cerr error
+	s.Contractor, stored, cerr = h.Ledger.Commit(ctx, ch)
 	if cerr != nil {
 		if fault.Is(cerr, fault.Conflict) {
 			return s, errLedgerConflict

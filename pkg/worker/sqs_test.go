@@ -103,7 +103,7 @@ func TestSQSBatch(t *testing.T) {
 	if !slices.Equal(failed, []string{"m-boom-1", "m-boom-2"}) {
 		t.Errorf("BatchItemFailures = %v, want the panicking message and the later one of its contractor", failed)
 	}
-	if len(dlq.got) != 2 || !strings.Contains(dlq.got["broken"], "invalid event") || !strings.Contains(dlq.got["badkey"], `"vpn-admins" is not configured`) {
+	if len(dlq.got) != 2 || !strings.Contains(dlq.got["broken"], "invalid event") || !strings.Contains(dlq.got["hr/test badkey"], `"vpn-admins" is not configured`) {
 		t.Errorf("dead letters = %v, want the malformed message and the unknown access key, with reasons", dlq.got)
 	}
 	for i := range 6 {
