@@ -1,7 +1,7 @@
 # stint — see README.md.
 GO ?= go
 
-.PHONY: all demo build test lint bench fuzz tools
+.PHONY: all demo build test race lint bench fuzz tools
 
 all: lint test
 
@@ -34,6 +34,10 @@ build:
 # Unit, conformance and end-to-end tests; also runs the fuzz seed corpus.
 test: tools
 	$(GO) test ./...
+
+# The packages' tests under the race detector.
+race: tools
+	$(GO) test -race ./pkg/...
 
 lint:
 	$(GO) vet ./...

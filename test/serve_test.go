@@ -43,13 +43,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func startServe(tb testing.TB, data, addr string, extra ...string) *serveProc {
 	tb.Helper()
 	cmd := exec.Command(build(tb, "stint"), "serve", "--data", data, "--addr", addr, "--lease", "5s")
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AZURE_") && !strings.HasPrefix(kv, "STINT_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, extra...)
+	cmd.Env = append(cleanEnv(), extra...)
 	want := "stint: serving against the sandbox tenant"
 	if len(extra) > 0 {
 		want = "stint: serving against tenant "
@@ -264,4 +258,70 @@ func tail(s string) string {
 		return "…" + s[len(s)-3000:]
 	}
 	return s
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// One process owns a data directory: a second stint serve on it is
+// refused, naming the holder's pid, and leaves the first one's sandbox CA
+// alone; a sweep asked for beside it runs inside it.
+func TestSecondServeOnOneDataDirectoryIsRefused(t *testing.T) {
+	data := t.TempDir()
+	first := startServe(t, data, freeAddr(t))
+	defer func() { first.cmd.Process.Signal(syscall.SIGTERM); first.cmd.Wait() }()
+	ca, _ := os.ReadFile(filepath.Join(data, "sandbox-ca.pem"))
+	second := exec.Command(build(t, "stint"), "serve", "--data", data, "--addr", freeAddr(t))
+	second.Env = cleanEnv()
+	out, err := second.CombinedOutput()
+	want := fmt.Sprintf("is in use by stint (pid %d)", first.cmd.Process.Pid)
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("second serve: %v\n%s\nwant it refused with %q", err, out, want)
+	}
+	if again, _ := os.ReadFile(filepath.Join(data, "sandbox-ca.pem")); !bytes.Equal(again, ca) {
+		t.Error("the refused serve rewrote sandbox-ca.pem")
+	}
+	sweep := exec.Command(build(t, "stint"), "sweep", "tick", "--data", data, "--json")
+	sweep.Env = cleanEnv()
+	if out, err := sweep.CombinedOutput(); err != nil || !strings.Contains(string(out), `"mode": "tick"`) {
+		t.Errorf("stint sweep tick beside serve: %v\n%s\nwant the tick run by serve", err, out)
+	}
+}
+
+// SIGTERM stops stint serve within the webhook's shutdown grace even while
+// a client trickles its body in.
+func TestServeStopsPromptlyDespiteASlowClient(t *testing.T) {
+	addr := freeAddr(t)
+	serve := startServe(t, t.TempDir(), addr)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	serve.cmd.Process.Signal(syscall.SIGTERM)
+	serve.cmd.Wait()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stint serve took %v to stop after SIGTERM, want about its 2 s grace", took)
+	}
+}
+
+// cleanEnv is the test's environment without stint's and Azure's settings.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AZURE_") && !strings.HasPrefix(kv, "STINT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
