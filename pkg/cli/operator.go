@@ -1,118 +1,22 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/event"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sweep"
-	"github.com/stintdev/stint/pkg/webhook"
 )
-
-func sendCmd(g *globals) *cobra.Command {
-	var url string
-	cmd := &cobra.Command{
-		Use:   "send FILE...",
-		Short: "Sign events with the webhook secret and post them to a webhook",
-		Long: `Signs each file (one event each) with Standard Webhooks and posts it. The secret
-is STINT_WEBHOOK_SECRET, else the one stint serve keeps in <data>/webhook-secret.`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, files []string) error {
-			secret := os.Getenv("STINT_WEBHOOK_SECRET")
-			if secret == "" {
-				b, err := os.ReadFile(filepath.Join(g.data, "webhook-secret"))
-				if err != nil {
-					return fmt.Errorf("no webhook secret: set STINT_WEBHOOK_SECRET or run stint serve with --data %s first", g.data)
-				}
-				secret = strings.TrimSpace(string(b))
-			}
-			type result struct {
-				File   string `json:"file"`
-				Status int    `json:"status"`
-				Answer string `json:"answer"`
-			}
-			var results []result
-			bar := g.progress(len(files), "sending")
-			failed := 0
-			for _, f := range files {
-				body, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				status, answer, err := post(cmd.Context(), url, secret, body)
-				if err != nil {
-					return err
-				}
-				if status != http.StatusAccepted {
-					failed++
-				}
-				results = append(results, result{File: f, Status: status, Answer: strings.TrimSpace(answer)})
-				bar.Add(1)
-			}
-			bar.Finish()
-			if g.asJSON {
-				return g.printJSON(results)
-			}
-			for _, r := range results {
-				fmt.Fprintf(g.out, "%d  %s  %s\n", r.Status, r.File, r.Answer)
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d events were not accepted", failed, len(files))
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8080/events", "the webhook URL")
-	return cmd
-}
-
-// post signs body and posts it; it returns the status and the answer.
-func post(ctx context.Context, url, secret string, body []byte) (int, string, error) {
-	id := "msg_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	headers, err := webhook.Sign(secret, id, time.Now(), body)
-	if err != nil {
-		return 0, "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header = headers
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("post to %s: %w (is stint serve running?)", url, err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(answer), nil
-}
-
-// progress is a bar on a terminal and nothing otherwise (the per-item
-// lines that follow say the same).
-func (g *globals) progress(n int, what string) *progressbar.ProgressBar {
-	f, ok := g.out.(*os.File)
-	if g.asJSON || !ok || !term.IsTerminal(int(f.Fd())) || n < 2 {
-		return progressbar.NewOptions(n, progressbar.OptionSetWriter(io.Discard))
-	}
-	return progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what), progressbar.OptionShowCount())
-}
 
 // AccessRow is one line of stint access.
 type AccessRow struct {
