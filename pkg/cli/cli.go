@@ -6,6 +6,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,6 +39,8 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		Short:         "Contractor access in Microsoft Entra ID that ends when the contract does",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Flags are checked before any command starts anything.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return checkData(g.data) },
 	}
 	defaultData := os.Getenv("STINT_DATA")
 	if defaultData == "" {
@@ -99,6 +102,9 @@ queue and the ledger in <data>/stint.db, the worker, the tick every minute and
 the reconcile every hour. Against the tenant in AZURE_* when AZURE_TENANT_ID is
 set; otherwise against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
 SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
+		PreRunE: func(*cobra.Command, []string) error {
+			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease))
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
@@ -120,7 +126,7 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook listens on")
-	cmd.Flags().IntVar(&workers, "workers", 4, "messages handled at once")
-	cmd.Flags().DurationVar(&lease, "lease", time.Minute, "how long a message in hand is hidden from other workers; after a crash it comes back when its lease ends")
+	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
+	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles", minLease, maxLease))
 	return cmd
 }

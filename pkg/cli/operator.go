@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,6 +86,9 @@ func auditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "The audit trail, oldest first",
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkLimit(limit)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, _, err := g.ledger(cmd.Context())
 			if err != nil {
@@ -109,7 +111,7 @@ func auditCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&contractor, "contractor", "", "only this contractor's entries (email)")
-	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N entries")
+	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N entries (0, the default: every entry)")
 	return cmd
 }
 
@@ -203,9 +205,9 @@ func dlqCmd(g *globals) *cobra.Command {
 			Short: map[string]string{"replay": "Put a dead letter back on the queue, once its cause is fixed", "drop": "Delete a dead letter for good"}[verb],
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				seq, err := strconv.ParseInt(args[0], 10, 64)
+				seq, err := parseSeq(args[0])
 				if err != nil {
-					return fmt.Errorf("SEQ %q: want the number stint dlq list shows", args[0])
+					return err
 				}
 				l, q, err := g.ledger(cmd.Context())
 				if err != nil {

@@ -72,6 +72,9 @@ id), refused (with the reason), failed or not sent: send again the ones not
 accepted (an event applied twice is applied once). Exits 1 unless every file
 was accepted.`,
 		Args: cobra.MinimumNArgs(1),
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkURL("--url", to)
+		},
 		RunE: func(cmd *cobra.Command, files []string) error {
 			secret, err := g.webhookSecret()
 			if err != nil {
