@@ -65,7 +65,7 @@ func accessCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
-				return g.printJSON(rows)
+				return g.printJSON(nonNil(rows))
 			}
 			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "CONTRACTOR\tENGAGEMENT\tSTATUS\tUNTIL\tSPONSOR\tGROUPS")
@@ -100,7 +100,7 @@ func auditCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
-				return g.printJSON(entries)
+				return g.printJSON(nonNil(entries))
 			}
 			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "AT\tCONTRACTOR\tACTION\tBY\tDETAIL")
@@ -118,9 +118,14 @@ func auditCmd(g *globals) *cobra.Command {
 func sweepCmd(g *globals) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:       "sweep tick|reconcile",
-		Short:     "Run the tick or the reconcile once, now",
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Use:   "sweep tick|reconcile",
+		Short: "Run the tick or the reconcile once, now",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("missing mode for %q: want tick or reconcile", cmd.CommandPath())
+			}
+			return cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)(cmd, args)
+		},
 		ValidArgs: []string{"tick", "reconcile"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := host.Open(cmd.Context(), host.Options{Data: g.data})
@@ -133,6 +138,7 @@ func sweepCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
+				sum.Accounts = nonNil(sum.Accounts)
 				err = g.printJSON(sum)
 			} else {
 				printSummary(g.out, sum)
@@ -189,7 +195,7 @@ func dlqCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
-				return g.printJSON(dead)
+				return g.printJSON(nonNil(dead))
 			}
 			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "SEQ\tEVENT\tCONTRACTOR\tAT\tREASON")
@@ -199,34 +205,61 @@ func dlqCmd(g *globals) *cobra.Command {
 			return w.Flush()
 		},
 	})
-	for _, verb := range []string{"replay", "drop"} {
-		cmd.AddCommand(&cobra.Command{
-			Use:   verb + " SEQ",
-			Short: map[string]string{"replay": "Put a dead letter back on the queue, once its cause is fixed", "drop": "Delete a dead letter for good"}[verb],
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				seq, err := parseSeq(args[0])
-				if err != nil {
-					return err
-				}
-				l, q, err := g.ledger(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer l.Close()
-				if verb == "replay" {
-					err = q.Replay(cmd.Context(), seq)
-				} else {
-					err = q.Drop(cmd.Context(), seq)
-				}
-				if err == nil && !g.asJSON {
-					fmt.Fprintf(g.out, "%s: dead letter %d\n", verb, seq)
-				}
-				return err
-			},
-		})
-	}
+	cmd.AddCommand(dlqTakeCmd(g, "replay"), dlqTakeCmd(g, "drop"))
+	needsSubcommand(cmd)
 	return cmd
+}
+
+// DLQAction is what stint dlq replay or drop did.
+type DLQAction struct {
+	// Action is "replayed" (back on the queue) or "dropped" (deleted).
+	Action     string `json:"action"`
+	Seq        int64  `json:"seq"`
+	Event      string `json:"event"`
+	Contractor string `json:"contractor"`
+}
+
+// dlqTakeCmd is stint dlq replay or stint dlq drop.
+func dlqTakeCmd(g *globals, verb string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " SEQ",
+		Short: map[string]string{"replay": "Put a dead letter back on the queue, once its cause is fixed", "drop": "Delete a dead letter for good"}[verb],
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			seq, err := parseSeq(args[0])
+			if err != nil {
+				return err
+			}
+			l, q, err := g.ledger(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			dead, err := q.DeadLetters(cmd.Context())
+			if err != nil {
+				return err
+			}
+			done := DLQAction{Seq: seq}
+			for _, d := range dead {
+				if d.Seq == seq {
+					done.Event, done.Contractor = d.ID, d.Group
+				}
+			}
+			if verb == "replay" {
+				done.Action, err = "replayed", q.Replay(cmd.Context(), seq)
+			} else {
+				done.Action, err = "dropped", q.Drop(cmd.Context(), seq)
+			}
+			if err != nil {
+				return err
+			}
+			if g.asJSON {
+				return g.printJSON(done)
+			}
+			fmt.Fprintf(g.out, "%s dead letter %d: event %s of %s\n", done.Action, seq, done.Event, done.Contractor)
+			return nil
+		},
+	}
 }
 
 func dash(s string) string {

@@ -3,11 +3,13 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stintdev/stint/pkg/cli"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
@@ -82,5 +84,74 @@ func TestSweepWithErrorsExitsNonZero(t *testing.T) {
 				t.Errorf("stderr = %q, want the count of errors and where to look", errOut)
 			}
 		})
+	}
+}
+
+// --json prints an empty list as [], never null: scripts iterate over it.
+func TestJSONListsAreNeverNull(t *testing.T) {
+	t.Setenv("AZURE_TENANT_ID", "")
+	t.Setenv("STINT_WEBHOOK_SECRET", webhookSecret)
+	data := seed(t, nil)
+	tests := []struct {
+		name string
+		args []string
+		// field is the list's member in an object; "" for a bare list.
+		field string
+	}{
+		{"access", []string{"access"}, ""},
+		{"audit", []string{"audit"}, ""},
+		{"dlq list", []string{"dlq", "list"}, ""},
+		{"sweep tick", []string{"sweep", "tick"}, "accounts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, append(tt.args, "--json", "--data", data)...)
+			if code != 0 {
+				t.Fatalf("exited %d: %s", code, errOut)
+			}
+			got := strings.TrimSpace(out)
+			if tt.field != "" {
+				var obj map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(out), &obj); err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				got = string(obj[tt.field])
+			}
+			if got != "[]" {
+				t.Errorf("stint %s --json = %s, want []", strings.Join(tt.args, " "), got)
+			}
+		})
+	}
+}
+
+// stint dlq replay and drop say in JSON what they did, with the event and
+// contractor of the dead letter.
+func TestDLQReplayAndDropAnswerInJSON(t *testing.T) {
+	data := seed(t, func(ctx context.Context, _ *sqlite.Ledger, q *embedded.Queue) {
+		for _, id := range []string{"ev-1", "ev-2"} {
+			if err := q.DeadLetter(ctx, engagement.Message{ID: id, Group: "ana@partner.example", Body: []byte("{}")}, errors.New("access key x is not configured")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	tests := []struct {
+		verb, seq string
+		want      cli.DLQAction
+	}{
+		{"replay", "1", cli.DLQAction{Action: "replayed", Seq: 1, Event: "ev-1", Contractor: "ana@partner.example"}},
+		{"drop", "2", cli.DLQAction{Action: "dropped", Seq: 2, Event: "ev-2", Contractor: "ana@partner.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.verb, func(t *testing.T) {
+			code, out, errOut := run(t, "dlq", tt.verb, tt.seq, "--json", "--data", data)
+			var got cli.DLQAction
+			if code != 0 || json.Unmarshal([]byte(out), &got) != nil || got != tt.want {
+				t.Errorf("dlq %s %s --json = %d %q %s, want %+v", tt.verb, tt.seq, code, out, errOut, tt.want)
+			}
+		})
+	}
+	code, out, _ := run(t, "dlq", "list", "--json", "--data", data)
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("dlq list after replay and drop = %d %s, want []", code, out)
 	}
 }
