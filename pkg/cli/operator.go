@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,69 +12,6 @@ import (
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sweep"
 )
-
-// AccessRow is one line of stint access.
-type AccessRow struct {
-	Contractor string    `json:"contractor"`
-	Engagement string    `json:"engagement"`
-	Status     string    `json:"status"`
-	From       time.Time `json:"from"`
-	Until      time.Time `json:"until"`
-	Sponsor    string    `json:"sponsor,omitempty"`
-	Groups     []string  `json:"groups"`
-}
-
-// Access lists the engagements not ended, by contractor: who has access,
-// until when, who sponsors it, which groups.
-func Access(ctx context.Context, l engagement.Ledger, now time.Time) ([]AccessRow, error) {
-	var rows []AccessRow
-	for c, err := range l.Contractors(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		engs, err := l.ContractorEngagements(ctx, c.Key)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range engs {
-			if st := e.StatusAt(now); st != engagement.Ended {
-				rows = append(rows, AccessRow{Contractor: c.Key, Engagement: e.ID, Status: string(st), From: e.StartsAt, Until: e.EndsAt, Sponsor: e.Sponsor, Groups: e.Access})
-			}
-		}
-	}
-	slices.SortFunc(rows, func(a, b AccessRow) int { return strings.Compare(a.Contractor+a.Engagement, b.Contractor+b.Engagement) })
-	return rows, nil
-}
-
-func accessCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "access",
-		Short: "Who has access, until when, sponsor and groups",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, _, err := g.ledger(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rows, err := Access(cmd.Context(), l, time.Now())
-			if err != nil {
-				return err
-			}
-			if g.asJSON {
-				return g.printJSON(nonNil(rows))
-			}
-			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CONTRACTOR\tENGAGEMENT\tSTATUS\tUNTIL\tSPONSOR\tGROUPS")
-			for _, r := range rows {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Contractor, r.Engagement, r.Status, r.Until.Local().Format("2006-01-02 15:04"), dash(r.Sponsor), strings.Join(r.Groups, ","))
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(w, "(nobody)")
-			}
-			return w.Flush()
-		},
-	}
-}
 
 func auditCmd(g *globals) *cobra.Command {
 	var contractor string
