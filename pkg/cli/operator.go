@@ -53,6 +53,10 @@ func sweepCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep tick|reconcile",
 		Short: "Run the tick or the reconcile once, now",
+		Long: `Runs the tick (activate due starts, expire due ends) or the reconcile (compare
+the members of the allow-listed groups with the ledger) once, and prints its
+summary. Exits 1 when the summary counts errors: the accounts marked failed
+were not brought in line (the audit trail says why).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return fmt.Errorf("missing mode for %q: want tick or reconcile", cmd.CommandPath())
