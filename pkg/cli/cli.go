@@ -6,12 +6,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +40,8 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		Short:         "Contractor access in Microsoft Entra ID that ends when the contract does",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Flags are checked before any command starts anything.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return checkData(g.data) },
 	}
 	defaultData := os.Getenv("STINT_DATA")
 	if defaultData == "" {
@@ -46,14 +50,56 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 	root.PersistentFlags().StringVar(&g.data, "data", defaultData, "data directory: ledger, queue, sandbox tenant, webhook secret (env STINT_DATA)")
 	root.PersistentFlags().BoolVar(&g.asJSON, "json", false, "print JSON for scripts")
 	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g))
+	needsSubcommand(root)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(stderr, "stint: "+err.Error())
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "stint: ") {
+			msg = "stint: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
 		return 1
 	}
 	return 0
+}
+
+// needsSubcommand makes a command group fail when its subcommand is missing
+// or unknown, with cobra's suggestions: left alone, cobra prints the help
+// and exits 0 for a group below the root, so a typo in a script goes
+// unnoticed.
+func needsSubcommand(group *cobra.Command) {
+	if group.SuggestionsMinimumDistance <= 0 {
+		group.SuggestionsMinimumDistance = 2
+	}
+	group.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() && c.Name() != "help" {
+					names = append(names, c.Name())
+				}
+			}
+			return fmt.Errorf("missing command for %q: want one of %s (see %s --help)", cmd.CommandPath(), strings.Join(names, ", "), cmd.CommandPath())
+		}
+		hint := ""
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+		}
+		return fmt.Errorf("unknown command %q for %q%s", args[0], cmd.CommandPath(), hint)
+	}
+	// Never reached: Args refuses every call that would run the group.
+	group.RunE = func(*cobra.Command, []string) error { return nil }
+}
+
+// nonNil is s, or an empty slice for nil: --json prints [] rather than null
+// for an empty list, so that scripts can iterate over it.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // signalContext ends on SIGINT or SIGTERM.
@@ -99,6 +145,9 @@ queue and the ledger in <data>/stint.db, the worker, the tick every minute and
 the reconcile every hour. Against the tenant in AZURE_* when AZURE_TENANT_ID is
 set; otherwise against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
 SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
+		PreRunE: func(*cobra.Command, []string) error {
+			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease))
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
@@ -120,7 +169,7 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook listens on")
-	cmd.Flags().IntVar(&workers, "workers", 4, "messages handled at once")
-	cmd.Flags().DurationVar(&lease, "lease", time.Minute, "how long a message in hand is hidden from other workers; after a crash it comes back when its lease ends")
+	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
+	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles", minLease, maxLease))
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,22 +115,42 @@ func TestOperatorCommandsOnTheDemoData(t *testing.T) {
 	}
 }
 
-func TestCheckNamesAMissingPermission(t *testing.T) {
+// checkTenant is one sandbox tenant over TLS, with the app and a group, for
+// the whole test process: Go reads SSL_CERT_FILE once per process, so a
+// second tenant's CA would not be trusted when the test runs again
+// (-count=2). Its server is never closed; the CA file goes with the first
+// test's temporary directory once read.
+var checkTenant = sync.OnceValues(func() (*checkSandbox, error) {
 	tenant := sandbox.New(sandbox.Options{TenantID: "72f988bf-0000-4000-8000-00000000c0de"})
 	srv, err := tenant.StartTLS("127.0.0.1:0")
 	if err != nil {
+		return nil, err
+	}
+	tenant.AddApp(sandbox.App{ClientID: "11111111-2222-3333-4444-555555555555", Secret: "s3cret-value"})
+	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
+	return &checkSandbox{tenant: tenant, url: srv.URL, groupID: g.ID}, nil
+})
+
+type checkSandbox struct {
+	tenant  *sandbox.Tenant
+	url     string
+	groupID string
+}
+
+func TestCheckNamesAMissingPermission(t *testing.T) {
+	sb, err := checkTenant()
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	tenant, url := sb.tenant, sb.url
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	tenant.WriteCA(ca)
 	perms := slices.DeleteFunc(slices.Clone(cli.Required), func(p string) bool { return p == "User.EnableDisableAccount.All" })
-	tenant.AddApp(sandbox.App{ClientID: "11111111-2222-3333-4444-555555555555", Secret: "s3cret-value", Permissions: perms})
-	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
+	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", perms...)
 	for k, v := range map[string]string{
-		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": srv.URL, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
+		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
 		"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_SECRET": "s3cret-value",
-		"STINT_GRAPH_ENDPOINT": srv.URL, "STINT_GROUPS": "contractor-access=" + g.ID,
+		"STINT_GRAPH_ENDPOINT": url, "STINT_GROUPS": "contractor-access=" + sb.groupID,
 	} {
 		t.Setenv(k, v)
 	}

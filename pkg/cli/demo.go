@@ -211,9 +211,9 @@ func trail(ctx context.Context, l engagement.Ledger, since time.Time) []string {
 // Table reads the final access from the tenant: every user in an
 // allow-listed group, or blocked, with their groups.
 func Table(t *sandbox.Tenant, groups map[string]string) []TableRow {
-	var rows []TableRow
+	rows := []TableRow{}
 	for _, u := range t.Users() {
-		var in []string
+		in := []string{}
 		for key, gid := range groups {
 			if slices.Contains(t.Members(gid), u.ID) {
 				in = append(in, key)

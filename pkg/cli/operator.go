@@ -1,181 +1,17 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/event"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sweep"
-	"github.com/stintdev/stint/pkg/webhook"
 )
-
-func sendCmd(g *globals) *cobra.Command {
-	var url string
-	cmd := &cobra.Command{
-		Use:   "send FILE...",
-		Short: "Sign events with the webhook secret and post them to a webhook",
-		Long: `Signs each file (one event each) with Standard Webhooks and posts it. The secret
-is STINT_WEBHOOK_SECRET, else the one stint serve keeps in <data>/webhook-secret.`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, files []string) error {
-			secret := os.Getenv("STINT_WEBHOOK_SECRET")
-			if secret == "" {
-				b, err := os.ReadFile(filepath.Join(g.data, "webhook-secret"))
-				if err != nil {
-					return fmt.Errorf("no webhook secret: set STINT_WEBHOOK_SECRET or run stint serve with --data %s first", g.data)
-				}
-				secret = strings.TrimSpace(string(b))
-			}
-			type result struct {
-				File   string `json:"file"`
-				Status int    `json:"status"`
-				Answer string `json:"answer"`
-			}
-			var results []result
-			bar := g.progress(len(files), "sending")
-			failed := 0
-			for _, f := range files {
-				body, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				status, answer, err := post(cmd.Context(), url, secret, body)
-				if err != nil {
-					return err
-				}
-				if status != http.StatusAccepted {
-					failed++
-				}
-				results = append(results, result{File: f, Status: status, Answer: strings.TrimSpace(answer)})
-				bar.Add(1)
-			}
-			bar.Finish()
-			if g.asJSON {
-				return g.printJSON(results)
-			}
-			for _, r := range results {
-				fmt.Fprintf(g.out, "%d  %s  %s\n", r.Status, r.File, r.Answer)
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d events were not accepted", failed, len(files))
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8080/events", "the webhook URL")
-	return cmd
-}
-
-// post signs body and posts it; it returns the status and the answer.
-func post(ctx context.Context, url, secret string, body []byte) (int, string, error) {
-	id := "msg_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	headers, err := webhook.Sign(secret, id, time.Now(), body)
-	if err != nil {
-		return 0, "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header = headers
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("post to %s: %w (is stint serve running?)", url, err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(answer), nil
-}
-
-// progress is a bar on a terminal and nothing otherwise (the per-item
-// lines that follow say the same).
-func (g *globals) progress(n int, what string) *progressbar.ProgressBar {
-	f, ok := g.out.(*os.File)
-	if g.asJSON || !ok || !term.IsTerminal(int(f.Fd())) || n < 2 {
-		return progressbar.NewOptions(n, progressbar.OptionSetWriter(io.Discard))
-	}
-	return progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what), progressbar.OptionShowCount())
-}
-
-// AccessRow is one line of stint access.
-type AccessRow struct {
-	Contractor string    `json:"contractor"`
-	Engagement string    `json:"engagement"`
-	Status     string    `json:"status"`
-	From       time.Time `json:"from"`
-	Until      time.Time `json:"until"`
-	Sponsor    string    `json:"sponsor,omitempty"`
-	Groups     []string  `json:"groups"`
-}
-
-// Access lists the engagements not ended, by contractor: who has access,
-// until when, who sponsors it, which groups.
-func Access(ctx context.Context, l engagement.Ledger, now time.Time) ([]AccessRow, error) {
-	var rows []AccessRow
-	for c, err := range l.Contractors(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		engs, err := l.ContractorEngagements(ctx, c.Key)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range engs {
-			if st := e.StatusAt(now); st != engagement.Ended {
-				rows = append(rows, AccessRow{Contractor: c.Key, Engagement: e.ID, Status: string(st), From: e.StartsAt, Until: e.EndsAt, Sponsor: e.Sponsor, Groups: e.Access})
-			}
-		}
-	}
-	slices.SortFunc(rows, func(a, b AccessRow) int { return strings.Compare(a.Contractor+a.Engagement, b.Contractor+b.Engagement) })
-	return rows, nil
-}
-
-func accessCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "access",
-		Short: "Who has access, until when, sponsor and groups",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, _, err := g.ledger(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rows, err := Access(cmd.Context(), l, time.Now())
-			if err != nil {
-				return err
-			}
-			if g.asJSON {
-				return g.printJSON(rows)
-			}
-			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CONTRACTOR\tENGAGEMENT\tSTATUS\tUNTIL\tSPONSOR\tGROUPS")
-			for _, r := range rows {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Contractor, r.Engagement, r.Status, r.Until.Local().Format("2006-01-02 15:04"), dash(r.Sponsor), strings.Join(r.Groups, ","))
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(w, "(nobody)")
-			}
-			return w.Flush()
-		},
-	}
-}
 
 func auditCmd(g *globals) *cobra.Command {
 	var contractor string
@@ -183,6 +19,9 @@ func auditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "The audit trail, oldest first",
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkLimit(limit)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, _, err := g.ledger(cmd.Context())
 			if err != nil {
@@ -194,7 +33,7 @@ func auditCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
-				return g.printJSON(entries)
+				return g.printJSON(nonNil(entries))
 			}
 			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "AT\tCONTRACTOR\tACTION\tBY\tDETAIL")
@@ -205,16 +44,25 @@ func auditCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&contractor, "contractor", "", "only this contractor's entries (email)")
-	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N entries")
+	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N entries (0, the default: every entry)")
 	return cmd
 }
 
 func sweepCmd(g *globals) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:       "sweep tick|reconcile",
-		Short:     "Run the tick or the reconcile once, now",
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Use:   "sweep tick|reconcile",
+		Short: "Run the tick or the reconcile once, now",
+		Long: `Runs the tick (activate due starts, expire due ends) or the reconcile (compare
+the members of the allow-listed groups with the ledger) once, and prints its
+summary. Exits 1 when the summary counts errors: the accounts marked failed
+were not brought in line (the audit trail says why).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("missing mode for %q: want tick or reconcile", cmd.CommandPath())
+			}
+			return cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)(cmd, args)
+		},
 		ValidArgs: []string{"tick", "reconcile"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := host.Open(cmd.Context(), host.Options{Data: g.data})
@@ -227,14 +75,29 @@ func sweepCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
-				return g.printJSON(sum)
+				sum.Accounts = nonNil(sum.Accounts)
+				err = g.printJSON(sum)
+			} else {
+				printSummary(g.out, sum)
 			}
-			printSummary(g.out, sum)
-			return nil
+			if err != nil {
+				return err
+			}
+			return sweepErrors(sum)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change, change nothing")
 	return cmd
+}
+
+// sweepErrors fails the command when the sweep could not settle some
+// accounts, so that a scheduler or a script sees it; the summary printed
+// before names them.
+func sweepErrors(s sweep.Summary) error {
+	if s.Errors == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %d error(s): the accounts marked failed above were not brought in line; see why with stint audit --contractor EMAIL", s.Mode, s.Errors)
 }
 
 func printSummary(w io.Writer, s sweep.Summary) {
@@ -269,7 +132,7 @@ func dlqCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.asJSON {
-				return g.printJSON(dead)
+				return g.printJSON(nonNil(dead))
 			}
 			w := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "SEQ\tEVENT\tCONTRACTOR\tAT\tREASON")
@@ -279,34 +142,61 @@ func dlqCmd(g *globals) *cobra.Command {
 			return w.Flush()
 		},
 	})
-	for _, verb := range []string{"replay", "drop"} {
-		cmd.AddCommand(&cobra.Command{
-			Use:   verb + " SEQ",
-			Short: map[string]string{"replay": "Put a dead letter back on the queue, once its cause is fixed", "drop": "Delete a dead letter for good"}[verb],
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				seq, err := strconv.ParseInt(args[0], 10, 64)
-				if err != nil {
-					return fmt.Errorf("SEQ %q: want the number stint dlq list shows", args[0])
-				}
-				l, q, err := g.ledger(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer l.Close()
-				if verb == "replay" {
-					err = q.Replay(cmd.Context(), seq)
-				} else {
-					err = q.Drop(cmd.Context(), seq)
-				}
-				if err == nil && !g.asJSON {
-					fmt.Fprintf(g.out, "%s: dead letter %d\n", verb, seq)
-				}
-				return err
-			},
-		})
-	}
+	cmd.AddCommand(dlqTakeCmd(g, "replay"), dlqTakeCmd(g, "drop"))
+	needsSubcommand(cmd)
 	return cmd
+}
+
+// DLQAction is what stint dlq replay or drop did.
+type DLQAction struct {
+	// Action is "replayed" (back on the queue) or "dropped" (deleted).
+	Action     string `json:"action"`
+	Seq        int64  `json:"seq"`
+	Event      string `json:"event"`
+	Contractor string `json:"contractor"`
+}
+
+// dlqTakeCmd is stint dlq replay or stint dlq drop.
+func dlqTakeCmd(g *globals, verb string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " SEQ",
+		Short: map[string]string{"replay": "Put a dead letter back on the queue, once its cause is fixed", "drop": "Delete a dead letter for good"}[verb],
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			seq, err := parseSeq(args[0])
+			if err != nil {
+				return err
+			}
+			l, q, err := g.ledger(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			dead, err := q.DeadLetters(cmd.Context())
+			if err != nil {
+				return err
+			}
+			done := DLQAction{Seq: seq}
+			for _, d := range dead {
+				if d.Seq == seq {
+					done.Event, done.Contractor = d.ID, d.Group
+				}
+			}
+			if verb == "replay" {
+				done.Action, err = "replayed", q.Replay(cmd.Context(), seq)
+			} else {
+				done.Action, err = "dropped", q.Drop(cmd.Context(), seq)
+			}
+			if err != nil {
+				return err
+			}
+			if g.asJSON {
+				return g.printJSON(done)
+			}
+			fmt.Fprintf(g.out, "%s dead letter %d: event %s of %s\n", done.Action, seq, done.Event, done.Contractor)
+			return nil
+		},
+	}
 }
 
 func dash(s string) string {
