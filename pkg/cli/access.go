@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/host"
 )
 
 // AccessRow is one line of stint access: an engagement stint has not
@@ -55,13 +56,29 @@ type AccessRow struct {
 
 // EntraAccount is a contractor's account as Entra holds it at the time of
 // reading: what an administrator may have changed behind stint's back (a
-// blocked sign-in, a membership removed by hand). It is the seam for a live
-// read of the tenant; Access does not fill it.
+// blocked sign-in, a membership removed by hand). It is read from the
+// members of the allow-listed groups (cheap: a request per 999 members),
+// so an account in none of them shows no sign-in state.
 type EntraAccount struct {
-	// Enabled is accountEnabled: false when sign-in is blocked.
-	Enabled bool `json:"enabled"`
+	// Enabled is accountEnabled: false when sign-in is blocked; nil when
+	// the account is in no allow-listed group (not seen).
+	Enabled *bool `json:"enabled,omitempty"`
 	// Groups are the allow-listed access keys the account is a member of.
 	Groups []string `json:"groups"`
+}
+
+// withEntra fills each row's Entra from the accounts read, by user id.
+func withEntra(rows []AccessRow, accounts map[string]host.Account) {
+	for i := range rows {
+		if rows[i].UserID == "" {
+			continue
+		}
+		e := &EntraAccount{Groups: []string{}}
+		if a, ok := accounts[rows[i].UserID]; ok {
+			e.Enabled, e.Groups = &a.Enabled, a.Groups
+		}
+		rows[i].Entra = e
+	}
 }
 
 // Access lists, by contractor, every engagement stint has not applied as
@@ -115,6 +132,19 @@ func appliedStatus(state, dates engagement.Status) string {
 	return string(dates)
 }
 
+// entraState says how Entra holds the account, when it was read.
+func entraState(e *EntraAccount) string {
+	switch {
+	case e == nil:
+		return "-"
+	case e.Enabled == nil:
+		return "in no group"
+	case !*e.Enabled:
+		return "sign-in BLOCKED; in " + strings.Join(e.Groups, ",")
+	}
+	return "enabled; in " + strings.Join(e.Groups, ",")
+}
+
 // accountState is the account as stint left it, from the contractor
 // record. stint knows what it did, not what an administrator did since:
 // "not blocked by stint" is not "enabled" (that takes a read of Entra).
@@ -133,15 +163,19 @@ func accountState(c engagement.Contractor) string {
 }
 
 func accessCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var readEntra bool
+	cmd := &cobra.Command{
 		Use:   "access",
 		Short: "Who holds access as stint applied it: status, until when, sponsor, account, groups",
 		Long: `Lists every engagement stint has not yet applied as ended, by contractor. STATUS
 is what stint has applied, not only what the dates say: an engagement past its
 end date reads "ending: removal pending" until the tick (within a minute)
 removes its groups. ACCOUNT and GROUPS are the contractor's account as stint
-left it (blocked or not, the groups it granted); changes an administrator made
-in Entra since are not shown.`,
+left it (blocked or not, the groups it granted). ENTRA is the account as Entra
+holds it now, read from the members of the allow-listed groups (through the
+running stint serve, if one owns the data directory): a sign-in an
+administrator blocked, a group removed by hand. --entra=false skips the read;
+when Entra cannot be read the table says why and shows the rest.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, _, err := g.ledger(cmd.Context())
 			if err != nil {
@@ -152,25 +186,38 @@ in Entra since are not shown.`,
 			if err != nil {
 				return err
 			}
+			if readEntra {
+				var accounts map[string]host.Account
+				err := g.withTenant(cmd.Context(), func(h *host.Host) (err error) {
+					accounts, err = h.Accounts(cmd.Context())
+					return err
+				}, func() (err error) {
+					accounts, err = host.RemoteAccounts(cmd.Context(), g.data)
+					return err
+				})
+				if err != nil {
+					fmt.Fprintf(g.errOut, "stint: Entra not read (%v): ENTRA is not shown\n", err)
+				} else {
+					withEntra(rows, accounts)
+				}
+			}
 			if g.asJSON {
 				return g.printJSON(rows)
 			}
 			return printAccess(g.out, rows)
 		},
 	}
+	cmd.Flags().BoolVar(&readEntra, "entra", true, "read the accounts as Entra holds them")
+	return cmd
 }
 
 // printAccess prints the rows as a table.
 func printAccess(out io.Writer, rows []AccessRow) error {
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CONTRACTOR\tENGAGEMENT\tSTATUS\tUNTIL\tSPONSOR\tACCOUNT\tGROUPS GRANTED")
+	fmt.Fprintln(w, "CONTRACTOR\tENGAGEMENT\tSTATUS\tUNTIL\tSPONSOR\tACCOUNT\tGROUPS GRANTED\tENTRA")
 	for _, r := range rows {
-		account := r.Account
-		if r.Entra != nil && !r.Entra.Enabled {
-			account += "; Entra: sign-in blocked"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Contractor, r.Engagement, r.Status, r.Until.Local().Format("2006-01-02 15:04"),
-			dash(r.Sponsor), account, dash(strings.Join(r.Groups, ",")))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Contractor, r.Engagement, r.Status, r.Until.Local().Format("2006-01-02 15:04"),
+			dash(r.Sponsor), r.Account, dash(strings.Join(r.Groups, ",")), entraState(r.Entra))
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "(nobody)")

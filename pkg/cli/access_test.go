@@ -3,6 +3,8 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,8 +12,11 @@ import (
 
 	"github.com/stintdev/stint/pkg/cli"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/ledger/ledgertest"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
+	"github.com/stintdev/stint/pkg/sandbox"
 )
 
 // accessLedger holds one contractor per situation stint access must tell
@@ -24,7 +29,7 @@ func accessLedger(tb testing.TB, now time.Time) string {
 			StartsAt: now.Add(from), EndsAt: now.Add(until), Started: true, State: state}
 	}
 	return seed(tb, func(ctx context.Context, l *sqlite.Ledger, _ *embedded.Queue) {
-		for _, c := range []engagement.Contractor{
+		contractors := []engagement.Contractor{
 			{Key: "ana@x.example", UserID: "u-ana", Guest: true, Granted: []string{"contractor-access"}},
 			// Bo's engagement grants contractor-access alone; stint granted
 			// him github-org too (an earlier engagement): the record says
@@ -37,12 +42,8 @@ func accessLedger(tb testing.TB, now time.Time) string {
 			{Key: "eve@x.example", UserID: "u-eve", Guest: true, Blocked: true},
 			{Key: "fay@x.example", UserID: "u-fay", Guest: true, Blocked: true, DisabledByStint: true},
 			{Key: "gus@x.example", UserID: "u-gus", Guest: false, Blocked: true},
-		} {
-			if _, err := l.PutContractor(ctx, c); err != nil {
-				tb.Fatal(err)
-			}
 		}
-		for _, e := range []engagement.Engagement{
+		engs := []engagement.Engagement{
 			eng("ENG-A", "ana@x.example", engagement.Active, -day, 90*day, "contractor-access"),
 			// Ended by its dates a moment ago; the tick has not removed him.
 			eng("ENG-B", "bo@x.example", engagement.Active, -day, -time.Second, "contractor-access"),
@@ -55,8 +56,12 @@ func accessLedger(tb testing.TB, now time.Time) string {
 			eng("ENG-F", "fay@x.example", engagement.Ended, -90*day, 30*day, "contractor-access"),
 			// Scheduled, never became active; not recorded ended yet.
 			eng("ENG-G", "gus@x.example", engagement.Pending, -2*day, -day, "contractor-access"),
-		} {
-			putEngagement(tb, ctx, l, e)
+		}
+		for i, c := range contractors {
+			ch := engagement.Change{Contractor: c, Engagements: []engagement.Engagement{engs[i]}}
+			if _, _, err := l.Commit(ctx, ch); err != nil {
+				tb.Fatal(err)
+			}
 		}
 	})
 }
@@ -129,4 +134,53 @@ func TestAccessShowsTheAppliedState(t *testing.T) {
 			t.Errorf("access --json lacks the field %q: %v", f, fields[1])
 		}
 	}
+}
+
+// stint access reads the accounts as Entra holds them — a sign-in an
+// administrator blocked shows — directly, or through the stint serve that
+// owns the data directory.
+func TestAccessShowsEntrasAccounts(t *testing.T) {
+	t.Setenv("AZURE_TENANT_ID", "")
+	t.Setenv("STINT_WEBHOOK_SECRET", webhookSecret)
+	ctx := context.Background()
+	data := t.TempDir()
+	h, err := host.Open(ctx, host.Options{Data: data, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := h.Sandbox.AddUser(sandbox.User{Mail: "ana@x.example", UserType: "Guest", AccountEnabled: true})
+	h.Sandbox.AddMember(h.Groups["contractor-access"], u.ID)
+	h.Sandbox.SetAccountEnabled(u.ID, false) // an administrator blocks her
+	if err := h.Sandbox.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ledgertest.Put(t, h.Ledger, engagement.Engagement{ID: "ENG-A", Contractor: "ana@x.example", Email: "ana@x.example",
+		Access: []string{"contractor-access"}, StartsAt: now.Add(-time.Hour), EndsAt: now.Add(time.Hour), Started: true, State: engagement.Active})
+	c, _ := h.Ledger.Contractor(ctx, "ana@x.example")
+	c.UserID, c.Guest, c.Granted = u.ID, true, []string{"contractor-access"}
+	if _, _, err := h.Ledger.Commit(ctx, engagement.Change{Contractor: c}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string) {
+		t.Helper()
+		code, out, errOut := run(t, "access", "--data", data)
+		if code != 0 || !strings.Contains(out, "sign-in BLOCKED; in contractor-access") {
+			t.Errorf("%s: stint access = %d\n%s%s\nwant Ana's sign-in shown blocked", how, code, out, errOut)
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(runCtx) }()
+	for range 100 { // the control channel opens as Run starts
+		if _, err := os.Stat(filepath.Join(data, "control.json")); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	check("through the running serve")
+	stop()
+	<-done
+	h.Close()
+	check("directly")
 }

@@ -133,6 +133,23 @@ func (g *globals) ledger(ctx context.Context) (*sqlite.Ledger, *embedded.Queue, 
 	return l, q, nil
 }
 
+// withTenant runs local on a host that owns the data directory — its
+// ledger, queue and tenant — or, when a stint serve owns it already, remote,
+// which goes through that serve's control channel: two processes must not
+// each keep a copy of the sandbox tenant.
+func (g *globals) withTenant(ctx context.Context, local func(*host.Host) error, remote func() error) error {
+	h, err := host.Open(ctx, host.Options{Data: g.data})
+	var inUse *host.InUseError
+	if errors.As(err, &inUse) {
+		return remote()
+	}
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return local(h)
+}
+
 func serveCmd(g *globals) *cobra.Command {
 	var addr string
 	var workers int

@@ -65,12 +65,15 @@ were not brought in line (the audit trail says why).`,
 		},
 		ValidArgs: []string{"tick", "reconcile"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := host.Open(cmd.Context(), host.Options{Data: g.data})
-			if err != nil {
+			in := sweep.Input{Mode: args[0], DryRun: dryRun}
+			var sum sweep.Summary
+			err := g.withTenant(cmd.Context(), func(h *host.Host) (err error) {
+				sum, err = h.Sweeper.Run(cmd.Context(), in)
 				return err
-			}
-			defer h.Close()
-			sum, err := h.Sweeper.Run(cmd.Context(), sweep.Input{Mode: args[0], DryRun: dryRun})
+			}, func() (err error) {
+				sum, err = host.Sweep(cmd.Context(), g.data, in)
+				return err
+			})
 			if err != nil {
 				return err
 			}

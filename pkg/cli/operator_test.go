@@ -11,6 +11,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/cli"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/ledger/ledgertest"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 	"github.com/stintdev/stint/pkg/sweep"
@@ -37,12 +38,10 @@ func seed(tb testing.TB, fill func(context.Context, *sqlite.Ledger, *embedded.Qu
 	return data
 }
 
-// putEngagement stores e, failing the test on error.
-func putEngagement(tb testing.TB, ctx context.Context, l engagement.Ledger, e engagement.Engagement) {
+// putEngagement stores e with its contractor, failing the test on error.
+func putEngagement(tb testing.TB, _ context.Context, l engagement.Ledger, e engagement.Engagement) {
 	tb.Helper()
-	if _, err := l.PutEngagement(ctx, e); err != nil {
-		tb.Fatal(err)
-	}
+	ledgertest.Put(tb, l, e)
 }
 
 // A sweep that could not settle an account exits 1 after printing its

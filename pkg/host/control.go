@@ -53,6 +53,7 @@ func (h *Host) serveControl() (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sweep", h.controlSweep)
+	mux.HandleFunc("GET /accounts", h.controlAccounts)
 	srv := &http.Server{Handler: authorized(info.Token, mux), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	return func() {
@@ -94,42 +95,83 @@ func (h *Host) controlSweep(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(answer)
 }
 
+func (h *Host) controlAccounts(w http.ResponseWriter, r *http.Request) {
+	accounts, err := h.Accounts(r.Context())
+	answer := struct {
+		Accounts map[string]Account `json:"accounts"`
+		Error    string             `json:"error,omitempty"`
+	}{Accounts: accounts}
+	if err != nil {
+		answer.Error = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
+}
+
 // Sweep runs a sweep in the stint serve that owns the data directory.
 func Sweep(ctx context.Context, data string, in sweep.Input) (sweep.Summary, error) {
+	var answer struct {
+		Summary sweep.Summary `json:"summary"`
+		Error   string        `json:"error"`
+	}
+	if err := control(ctx, data, http.MethodPost, "/sweep", in, &answer); err != nil {
+		return sweep.Summary{}, err
+	}
+	if answer.Error != "" {
+		return answer.Summary, fmt.Errorf("%s", answer.Error)
+	}
+	return answer.Summary, nil
+}
+
+// RemoteAccounts reads Entra's accounts through the stint serve that owns
+// the data directory (see Host.Accounts).
+func RemoteAccounts(ctx context.Context, data string) (map[string]Account, error) {
+	var answer struct {
+		Accounts map[string]Account `json:"accounts"`
+		Error    string             `json:"error"`
+	}
+	if err := control(ctx, data, http.MethodGet, "/accounts", nil, &answer); err != nil {
+		return nil, err
+	}
+	if answer.Error != "" {
+		return nil, fmt.Errorf("%s", answer.Error)
+	}
+	return answer.Accounts, nil
+}
+
+// control calls the control channel of the stint serve that owns data.
+func control(ctx context.Context, data, method, path string, in, out any) error {
 	var info controlInfo
 	b, err := os.ReadFile(filepath.Join(data, controlFile))
 	if err == nil {
 		err = json.Unmarshal(b, &info)
 	}
 	if err != nil {
-		return sweep.Summary{}, fmt.Errorf("the stint serve that holds %s has no control channel (%v): stop it and run the sweep again", data, err)
+		return fmt.Errorf("the stint serve that holds %s has no control channel (%v): stop it and try again", data, err)
 	}
-	body, _ := json.Marshal(in)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, info.URL+"/sweep", bytes.NewReader(body))
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, info.URL+path, body)
 	if err != nil {
-		return sweep.Summary{}, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+info.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return sweep.Summary{}, fmt.Errorf("reach the stint serve that holds %s (pid %d): %w", data, info.PID, err)
+		return fmt.Errorf("reach the stint serve that holds %s (pid %d): %w", data, info.PID, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return sweep.Summary{}, fmt.Errorf("the stint serve that holds %s answered %s: %s", data, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("the stint serve that holds %s answered %s: %s", data, resp.Status, bytes.TrimSpace(msg))
 	}
-	var answer struct {
-		Summary sweep.Summary `json:"summary"`
-		Error   string        `json:"error"`
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("read the answer of the stint serve that holds %s: %w", data, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-		return sweep.Summary{}, fmt.Errorf("read the answer of the stint serve that holds %s: %w", data, err)
-	}
-	if answer.Error != "" {
-		return answer.Summary, fmt.Errorf("%s", answer.Error)
-	}
-	return answer.Summary, nil
+	return nil
 }
 
 // writePrivate writes a file only its owner can read, whatever the umask.

@@ -33,6 +33,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 	"github.com/stintdev/stint/pkg/sandbox"
@@ -88,6 +89,12 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	}
 	if o.Workers == 0 {
 		o.Workers = 4
+	}
+	if o.Visibility == 0 {
+		o.Visibility = time.Minute
+	}
+	if o.Workers < 0 || o.Visibility < 0 {
+		return nil, fault.Errorf(fault.Invalid, "stint: %d workers with a lease of %s: want at least one worker and a positive lease", o.Workers, o.Visibility)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -262,7 +269,7 @@ func (h *Host) work(ctx context.Context) {
 			continue
 		}
 		m := msgs[0]
-		mctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		mctx, cancel := context.WithTimeout(context.Background(), handling(h.o.Visibility))
 		if err := h.Events.Process(mctx, m.Message, h.Queue); err != nil {
 			if rerr := h.Queue.Retry(mctx, m, err); rerr != nil {
 				h.o.Log.Error("stint: could not reschedule a message; its lease will bring it back", "id", m.ID, "error", rerr.Error())
@@ -277,6 +284,13 @@ func (h *Host) work(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// handling is how long a worker may spend on a message: 50 s, and always
+// well inside its lease, so that no second worker takes a message while it
+// is still in hand.
+func handling(lease time.Duration) time.Duration {
+	return min(50*time.Second, lease-max(time.Second, lease/10))
 }
 
 // schedule runs one sweep mode every period until ctx ends; a period of
@@ -311,4 +325,31 @@ func (h *Host) Close() {
 		h.closers[i]()
 	}
 	h.closers = nil
+}
+
+// Account is a user's account as Entra holds it: whether sign-in is
+// enabled, and which allow-listed groups it is in (by access key).
+type Account struct {
+	Enabled bool     `json:"enabled"`
+	Groups  []string `json:"groups"`
+}
+
+// Accounts reads the members of every allow-listed group from Entra — a
+// request per 999 members — and returns their accounts by user id: what an
+// administrator may have changed behind stint's back (a blocked sign-in, a
+// membership removed by hand). Accounts in no managed group are absent.
+func (h *Host) Accounts(ctx context.Context) (map[string]Account, error) {
+	out := map[string]Account{}
+	for _, key := range config.Keys(h.Groups) {
+		for u, err := range h.Events.Directory.Members(ctx, h.Groups[key]) {
+			if err != nil {
+				return nil, err
+			}
+			a := out[u.ID]
+			a.Enabled = u.Enabled
+			a.Groups = append(a.Groups, key)
+			out[u.ID] = a
+		}
+	}
+	return out, nil
 }

@@ -23,6 +23,20 @@ func (t *Tenant) PersistTo(path string) {
 	t.persistPath = path
 }
 
+// Persist saves the tenant now to the PersistTo path (nothing without one).
+// Graph requests save themselves; changes made directly, as an
+// administrator in the portal (AddUser, AddMember, SetAccountEnabled, …),
+// live in memory until the next save, or until Persist.
+func (t *Tenant) Persist() error {
+	t.mu.Lock()
+	path := t.persistPath
+	t.mu.Unlock()
+	if path == "" {
+		return nil
+	}
+	return t.saveFile(path)
+}
+
 // persisting reports whether r must be saved after it is served.
 func (t *Tenant) persisting(r *http.Request) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {

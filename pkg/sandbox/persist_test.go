@@ -80,3 +80,26 @@ func TestPersistToKeepsEveryAnsweredChangeUnderConcurrency(t *testing.T) {
 		t.Errorf("the file holds %d members, want all %d answered", got, len(users))
 	}
 }
+
+// Changes made directly, as an administrator would, are saved by Persist.
+func TestPersistSavesDirectChanges(t *testing.T) {
+	ten := New(Options{})
+	path := filepath.Join(t.TempDir(), "tenant.json")
+	ten.PersistTo(path)
+	u := ten.AddUser(User{Mail: "ana@x.example", AccountEnabled: true})
+	if err := ten.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	again := New(Options{})
+	if err := again.Load(f); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := again.User(u.ID); !ok {
+		t.Error("the user added directly is not in the saved file")
+	}
+}

@@ -126,6 +126,9 @@ func (s *Sweeper) Run(ctx context.Context, in Input) (Summary, error) {
 		return Summary{}, fmt.Errorf(`sweep: mode %q: want {"mode":"tick"} or {"mode":"reconcile"}`, in.Mode)
 	}
 	sum.Seconds = time.Since(start).Seconds()
+	if sum.Accounts == nil {
+		sum.Accounts = []Account{} // "accounts": [] for the function's callers
+	}
 	if in.DryRun {
 		// A dry run writes nothing, the audit trail included: its summary
 		// is the answer and the log line.
