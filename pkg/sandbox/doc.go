@@ -40,7 +40,9 @@
 //     accountEnabled, externalUserState, otherMails and createdDateTime only
 //     on $select; PATCH of accountEnabled, displayName and
 //     employeeLeaveDateTime with the permission each needs;
-//     revokeSignInSessions; invitations creating guests with
+//     revokeSignInSessions; checkMemberGroups (up to 20 group ids, a user
+//     and a group permission together; direct membership, as groups do
+//     not nest here); invitations creating guests with
 //     alias_domain#EXT#@domain UPNs.
 //   - Groups: get with $select; add members with $ref (any host in the
 //     @odata.id, directoryObjects or users) or members@odata.bind (up to 20,

@@ -27,6 +27,11 @@ func (t *Tenant) routeUsers(c *gcall, segs []string) *gresp {
 			return c.methodNotAllowed()
 		}
 		return t.revokeSessions(c, segs[0])
+	case len(segs) == 2 && (strings.EqualFold(segs[1], "checkMemberGroups") || strings.EqualFold(segs[1], "microsoft.graph.checkMemberGroups")):
+		if c.method != http.MethodPost {
+			return c.methodNotAllowed()
+		}
+		return t.checkMemberGroups(c, segs[0])
 	}
 	return c.noSegment(segs[1])
 }
@@ -202,6 +207,45 @@ func (t *Tenant) revokeSessions(c *gcall, id string) *gresp {
 	// Graph documents the context as graph.microsoft.com's; the sandbox
 	// names its own service root, as it does in every @odata.context.
 	return c.ok(http.StatusOK, object{{"@odata.context", c.metadata() + "#Edm.Boolean"}, {"value", true}})
+}
+
+// checkMemberGroups answers which of up to 20 groups the user is a member
+// of: https://learn.microsoft.com/graph/api/user-checkmembergroups. Graph
+// asks for a user permission and a group one together; groups are flat in
+// the sandbox, so membership is direct.
+func (t *Tenant) checkMemberGroups(c *gcall, id string) *gresp {
+	if r := c.require(permReadUsers...); r != nil {
+		return r
+	}
+	if r := c.require(permReadGroup...); r != nil {
+		return r
+	}
+	var body struct {
+		GroupIDs *[]string `json:"groupIds"`
+	}
+	if json.Unmarshal(c.body, &body) != nil || body.GroupIDs == nil {
+		return c.fail(http.StatusBadRequest, "Request_BadRequest", "The request body must name groupIds.")
+	}
+	if len(*body.GroupIDs) > 20 {
+		return c.fail(http.StatusBadRequest, "Request_BadRequest", "The number of group ids must not exceed 20.")
+	}
+	t.mu.Lock()
+	u := t.dir.findUser(id)
+	found := []string{}
+	if u != nil {
+		for _, gid := range *body.GroupIDs {
+			if g := t.dir.groupByID[strings.ToLower(gid)]; g != nil {
+				if _, in := g.isIn[strings.ToLower(u.ID)]; in {
+					found = append(found, gid)
+				}
+			}
+		}
+	}
+	t.mu.Unlock()
+	if u == nil {
+		return c.notFound(id)
+	}
+	return c.ok(http.StatusOK, object{{"@odata.context", c.metadata() + "#Collection(Edm.String)"}, {"value", found}})
 }
 
 // invitationProps are the properties POST /invitations accepts.

@@ -434,3 +434,23 @@ func TestListUsersPaging(t *testing.T) {
 		t.Errorf("%d pages, %d users; want 3 pages and every user once, in order", pages, len(got))
 	}
 }
+
+func TestCheckMemberGroups(t *testing.T) {
+	f := newFixture(t, "User.Read.All", "GroupMember.ReadWrite.All")
+	s := seed(f.ten)
+	in := f.ten.AddGroup(Group{DisplayName: "in", SecurityEnabled: true})
+	out := f.ten.AddGroup(Group{DisplayName: "out", SecurityEnabled: true})
+	f.ten.AddMember(in.ID, s.ana.ID)
+	r := f.call(t, http.MethodPost, "/v1.0/users/"+s.ana.ID+"/checkMemberGroups", map[string]any{"groupIds": []string{in.ID, out.ID, newGUID()}})
+	wantStatus(t, r, http.StatusOK)
+	if got := r.list("value"); len(got) != 1 || got[0] != in.ID {
+		t.Errorf("checkMemberGroups = %v, want only the group ana is in", got)
+	}
+	many := make([]string, 21)
+	for i := range many {
+		many[i] = newGUID()
+	}
+	wantError(t, f.call(t, http.MethodPost, "/v1.0/users/"+s.ana.ID+"/checkMemberGroups", map[string]any{"groupIds": many}), 400, "Request_BadRequest")
+	wantError(t, f.call(t, http.MethodPost, "/v1.0/users/"+newGUID()+"/checkMemberGroups", map[string]any{"groupIds": []string{in.ID}}), 404, "Request_ResourceNotFound")
+	wantError(t, f.callWith(t, f.tokenFor(t, "User.Read.All"), http.MethodPost, "/v1.0/users/"+s.ana.ID+"/checkMemberGroups", map[string]any{"groupIds": []string{in.ID}}), 403, "Authorization_RequestDenied")
+}
