@@ -47,6 +47,12 @@ type Directory interface {
 	// or blocked it). NotFound when the account no longer exists; failed
 	// removals come back as a *BulkError keyed by group id.
 	RemoveAndRead(ctx context.Context, userID string, groupIDs []string) (User, error)
+	// Account reads an account as it is now, and which of groupIDs it is a
+	// member of, in one request (more for over 19 groups): where a settle
+	// that takes over from an interrupted one starts, since the records
+	// cannot say how far the interrupted one got. NotFound when the account
+	// no longer exists.
+	Account(ctx context.Context, userID string, groupIDs []string) (User, []string, error)
 	// RevokeSessions invalidates a member's sign-in sessions. For a guest
 	// it does nothing: guests sign in at their home tenant, whose sessions
 	// Entra cannot revoke; block their sign-in instead.

@@ -43,6 +43,9 @@ func (f *fakeDirectory) SetAccountEnabled(context.Context, string, bool) error {
 func (f *fakeDirectory) RemoveAndRead(context.Context, string, []string) (engagement.User, error) {
 	panic("unexpected RemoveAndRead")
 }
+func (f *fakeDirectory) Account(context.Context, string, []string) (engagement.User, []string, error) {
+	panic("unexpected Account")
+}
 func (f *fakeDirectory) RevokeSessions(context.Context, engagement.User) error {
 	panic("unexpected RevokeSessions")
 }

@@ -23,7 +23,19 @@ type Contractor struct {
 	// DisabledByStint is set only when stint itself switched the account
 	// off (accountEnabled=false); stint re-enables only such accounts, never
 	// one an administrator disabled.
-	DisabledByStint bool      `json:"disabledByStint"`
+	DisabledByStint bool `json:"disabledByStint"`
+	// ClaimedBy and ClaimedUntil are the claim of the settle now working on
+	// this contractor, taken on the record's version before it touches
+	// Entra and released by its commit: settles of one contractor never
+	// overlap. A claim still held after ClaimedUntil was left by a settle
+	// that died mid-way; the next one takes over.
+	ClaimedBy    string    `json:"claimedBy,omitempty"`
+	ClaimedUntil time.Time `json:"claimedUntil,omitzero"`
+	// Disabling is written, under a claim, just before stint blocks the
+	// sign-in of a guest it found enabled: a settle that takes over from
+	// one that died there knows the disabled account it finds was disabled
+	// by stint, not by an administrator.
+	Disabling bool      `json:"disabling,omitempty"`
 	Version         int64     `json:"version"`
 	UpdatedAt       time.Time `json:"updatedAt"`
 }

@@ -257,6 +257,45 @@ func (c *Client) RemoveAndRead(ctx context.Context, userID string, groupIDs []st
 	return u, nil
 }
 
+// Account reads the account and its membership of the groups in one
+// $batch: GET the user, and checkMemberGroups for up to 20 groups an item:
+// https://learn.microsoft.com/graph/api/user-checkmembergroups
+func (c *Client) Account(ctx context.Context, userID string, groupIDs []string) (engagement.User, []string, error) {
+	op := "read the account " + userID + " and its groups"
+	reqs := []batchRequest{{ID: "read", Method: http.MethodGet, URL: "/users/" + userID + "?$select=" + strings.Join(userFields, ",")}}
+	var checks []string
+	for i, chunk := 0, slices.Collect(slices.Chunk(groupIDs, BatchSize)); i < len(chunk); i++ {
+		id := "groups" + strconv.Itoa(i)
+		checks = append(checks, id)
+		reqs = append(reqs, batchRequest{ID: id, Method: http.MethodPost, URL: "/users/" + userID + "/checkMemberGroups",
+			Headers: map[string]string{"Content-Type": "application/json"}, Body: map[string][]string{"groupIds": chunk[i]}})
+	}
+	results, failed := c.batch(ctx, op, reqs)
+	for _, id := range append([]string{"read"}, checks...) {
+		if err, ok := failed[id]; ok {
+			return engagement.User{}, nil, err
+		}
+		if r := results[id]; r.Status != http.StatusOK {
+			return engagement.User{}, nil, itemFault(op, r, permReadUsers+" and "+permMembership)
+		}
+	}
+	u, err := decodeUser(results["read"].Body)
+	if err != nil {
+		return u, nil, fmt.Errorf("entra: %s: %w", op, err)
+	}
+	var in []string
+	for _, id := range checks {
+		var answer struct {
+			Value []string `json:"value"`
+		}
+		if err := json.Unmarshal(results[id].Body, &answer); err != nil {
+			return u, nil, fmt.Errorf("entra: %s: decode checkMemberGroups: %w", op, err)
+		}
+		in = append(in, answer.Value...)
+	}
+	return u, in, nil
+}
+
 // decodeUser reads a user from a $batch item's body (the SDK's models are
 // for its own requests).
 func decodeUser(body json.RawMessage) (engagement.User, error) {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/worker"
 )
 
 // Mark keys in the ledger.
@@ -18,247 +21,271 @@ const (
 	ghostPrefix    = "ghost/"
 )
 
-// desired is what the ledger says each directory user should hold.
-type desired struct {
-	byUser map[string]engagement.Contractor // user id -> contractor record
-	byKey  map[string]engagement.Contractor // contractor key -> record
-	want   map[string][]string              // contractor key -> access keys of active engagements
-	// settle lists contractors whose applied state lags their engagements
-	// (an end the tick has not reached): the worker's rules fix those.
-	settle map[string]bool
-	// missing lists, per contractor, the access keys stint granted whose
-	// group no longer holds the user (drift): settling them puts them back
-	// if the records, read afresh, still want it.
-	missing map[string][]string
-}
-
 // Reconcile lists the members of every allow-listed group and compares
-// them with the ledger:
+// them with the ledger (engagement.ClassifyMember, ClassifyAbsent):
 //
 //   - ghosts, members no active engagement justifies, are flagged at first
 //     sight and removed once GhostGrace has passed since (never when
 //     ReportGhosts), so that a late webhook causes no wrong removal;
 //   - accounts stint disabled that are members again are removed at once;
-//   - drift, active engagements whose member is missing, is re-added;
+//   - drift, active engagements whose member is missing, is put back;
 //   - guests whose invitation is unredeemed after UnredeemedAfter are
 //     flagged.
 //
-// Groups are listed 999 members a page with $select; writes go in $batch
-// requests of 20. A run that nears its deadline saves the next group to
-// visit and the next run starts there.
+// What it decides for a contractor stint knows — put a group back, take
+// one away, a start or an end the tick has not reached — it does by
+// settling that contractor with the worker's rules, which claim the
+// contractor and read the records afresh: the reconcile's own reading is
+// minutes old by then, and an end processed since must not be undone.
+// Only members no record names are removed directly, in $batch requests of
+// 20.
+//
+// Groups are listed 999 members a page with $select. A run that nears its
+// deadline saves the next group to visit, and the next run starts there. A
+// dry run writes nothing, starts at the first group, and settles nobody.
 func (s *Sweeper) Reconcile(ctx context.Context, dryRun bool) (Summary, error) {
-	sum := Summary{Mode: "reconcile", DryRun: dryRun}
-	now := s.Now()
-	d, err := s.desired(ctx, now)
-	if err != nil {
-		return sum, err
+	r := &reconcileRun{s: s, ctx: ctx, now: s.Now(), dryRun: dryRun, sum: &Summary{Mode: "reconcile", DryRun: dryRun},
+		settle: map[string]*worker.Found{}, reasons: map[string]string{}}
+	if err := r.read(); err != nil {
+		return *r.sum, err
 	}
-	marks, err := s.Ledger.Marks(ctx, ghostPrefix)
-	if err != nil {
-		return sum, err
-	}
-	keys := make([]string, 0, len(s.Groups))
-	for k := range s.Groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(s.Groups))
 	first := 0
-	if saved, err := s.Ledger.Marks(ctx, checkpointMark); err == nil {
+	if saved, err := s.Ledger.Marks(ctx, checkpointMark); err == nil && !dryRun {
 		if n, err := strconv.Atoi(saved[checkpointMark]); err == nil && n < len(keys) {
 			first = n
 		}
 	}
-	p := &progress{s: s, ctx: ctx, last: time.Now(), groups: len(keys)}
-	seen := map[string]bool{}
+	r.p = &progress{s: s, ctx: ctx, last: time.Now(), groups: len(keys)}
 	for i := first; i < len(keys); i++ {
 		if !s.timeLeft(ctx) {
+			var err error
 			if !dryRun {
 				err = s.Ledger.SetMark(ctx, checkpointMark, strconv.Itoa(i))
 			}
 			s.Log.InfoContext(ctx, "sweep: reconcile stopped at its time limit; the next run resumes", "next_group", keys[i])
-			return sum, err
+			return *r.sum, err
 		}
-		if err := s.reconcileGroup(ctx, keys[i], d, marks, seen, now, dryRun, &sum, p); err != nil {
-			return sum, err
+		if err := r.group(keys[i]); err != nil {
+			return *r.sum, err
 		}
-		p.groupsDone++
+		r.p.groupsDone++
 	}
-	sum.Complete = true
+	r.sum.Complete = true
 	if dryRun {
-		return sum, nil
+		return *r.sum, nil
 	}
 	if err := s.Ledger.DeleteMark(ctx, checkpointMark); err != nil {
-		return sum, err
+		return *r.sum, err
 	}
-	// A ghost no longer seen (removed by someone else) is forgotten, so a
-	// later return starts its grace period afresh. Only after a run that
-	// visited every group: a resumed run did not see them all.
-	if first == 0 {
-		for key := range marks {
-			if !seen[key] {
-				if err := s.Ledger.DeleteMark(ctx, key); err != nil {
-					return sum, err
-				}
-			}
-		}
+	for _, contractor := range slices.Sorted(maps.Keys(r.settle)) {
+		r.settleOne(contractor)
 	}
-	for contractor := range d.settle {
-		s.settle(ctx, contractor, d.missing[contractor], &sum)
-	}
-	return sum, nil
+	return *r.sum, nil
 }
 
-// settle settles a contractor with the worker's rules, reading the records
-// afresh: an end processed since the reconcile read the ledger is not
-// undone. Groups found missing (drift) are put back if still wanted.
-func (s *Sweeper) settle(ctx context.Context, contractor string, missing []string, sum *Summary) {
-	settled, err := s.Worker.Settle(ctx, contractor, "stint:reconcile", missing...)
-	if err != nil {
-		sum.Errors++
-		sum.note(Account{Contractor: contractor, Action: "failed", Reason: err.Error()})
-		return
-	}
-	uid := settled.Contractor.UserID
-	for _, key := range settled.Plan.Add {
-		sum.Added++
-		reason := "an engagement granting " + key + " is active"
-		if slices.Contains(missing, key) {
-			reason = "drift: an active engagement grants " + key + " but the user was not a member (removed by hand?)"
-		}
-		sum.note(Account{UserID: uid, Contractor: contractor, Group: key, Action: "added", Reason: reason})
-	}
+// reconcileRun is one reconcile: the ledger as it read it, and what it
+// found so far.
+type reconcileRun struct {
+	s      *Sweeper
+	ctx    context.Context
+	now    time.Time
+	dryRun bool
+	sum    *Summary
+	p      *progress
+	// byUser and byKey are the contractor records with an account; want
+	// lists each contractor's access keys of active engagements.
+	byUser map[string]engagement.Contractor
+	byKey  map[string]engagement.Contractor
+	want   map[string][]string
+	marks  map[string]string
+	// settle holds the contractors to settle at the end, with the groups
+	// found missing or present against the records; reasons says why, by
+	// contractor and access key.
+	settle  map[string]*worker.Found
+	reasons map[string]string
 }
 
-// desired reads the ledger: every contractor record, and the access of
-// every engagement active at now.
-func (s *Sweeper) desired(ctx context.Context, now time.Time) (desired, error) {
-	d := desired{byUser: map[string]engagement.Contractor{}, byKey: map[string]engagement.Contractor{}, want: map[string][]string{},
-		settle: map[string]bool{}, missing: map[string][]string{}}
-	for c, err := range s.Ledger.Contractors(ctx) {
+// read reads the ledger: every contractor record, the access of every
+// engagement active now, and the ghosts' first sightings.
+func (r *reconcileRun) read() error {
+	r.byUser, r.byKey, r.want = map[string]engagement.Contractor{}, map[string]engagement.Contractor{}, map[string][]string{}
+	for c, err := range r.s.Ledger.Contractors(r.ctx) {
 		if err != nil {
-			return d, err
+			return err
 		}
 		if c.UserID != "" {
-			d.byUser[c.UserID] = c
-			d.byKey[c.Key] = c
+			r.byUser[c.UserID], r.byKey[c.Key] = c, c
 		}
 	}
-	for e, err := range s.Ledger.Active(ctx) {
+	for e, err := range r.s.Ledger.Active(r.ctx) {
 		if err != nil {
-			return d, err
+			return err
 		}
-		if e.StatusAt(now) == engagement.Active {
-			d.want[e.Contractor] = append(d.want[e.Contractor], e.Access...)
+		if e.StatusAt(r.now) == engagement.Active {
+			r.want[e.Contractor] = append(r.want[e.Contractor], e.Access...)
 		}
 	}
-	return d, nil
+	var err error
+	r.marks, err = r.s.Ledger.Marks(r.ctx, ghostPrefix)
+	return err
 }
 
-// reconcileGroup lists one group and acts on what it finds.
-func (s *Sweeper) reconcileGroup(ctx context.Context, key string, d desired, marks map[string]string, seen map[string]bool, now time.Time, dryRun bool, sum *Summary, p *progress) error {
-	gid := s.Groups[key]
+// group lists one group and judges every member, then every contractor
+// the group lacks.
+func (r *reconcileRun) group(key string) error {
+	gid := r.s.Groups[key]
 	members := map[string]bool{}
-	var remove []Account
-	for u, err := range s.Directory.Members(ctx, gid) {
+	var ghosts []Account
+	for u, err := range r.s.Directory.Members(r.ctx, gid) {
 		if err != nil {
 			return fmt.Errorf("sweep: list members of %s: %w", key, err)
 		}
-		sum.Examined++
+		r.sum.Examined++
 		members[u.ID] = true
-		p.member()
-		c, known := d.byUser[u.ID]
-		if u.Guest && u.ExternalState == "PendingAcceptance" && !u.CreatedAt.IsZero() && now.Sub(u.CreatedAt) > s.UnredeemedAfter {
-			sum.Flagged++
-			sum.note(Account{UserID: u.ID, Contractor: c.Key, Group: key, Action: "flagged",
-				Reason: fmt.Sprintf("invitation not redeemed since %s", stamp(u.CreatedAt))})
-		}
-		switch {
-		case known && slices.Contains(d.want[c.Key], key):
-			continue // justified
-		case known && c.DisabledByStint && !u.Enabled:
-			remove = append(remove, Account{UserID: u.ID, Contractor: c.Key, Group: key, Action: "remove",
-				Reason: "stint blocked this account when its engagements ended, yet it is a member again"})
-			continue
-		case known && slices.Contains(c.Granted, key):
-			d.settle[c.Key] = true // an expiry the tick has not reached yet
-			continue
-		}
-		mark := ghostPrefix + gid + "/" + u.ID
-		seen[mark] = true
-		since, err := time.Parse(time.RFC3339, marks[mark])
-		if err != nil {
-			since = now
-			if !dryRun {
-				if err := s.Ledger.SetMark(ctx, mark, now.UTC().Format(time.RFC3339)); err != nil {
-					return err
-				}
+		r.p.member()
+		r.unredeemed(u, key)
+		c, known := r.byUser[u.ID]
+		finding := engagement.ClassifyMember(engagement.Member{Contractor: c, Known: known, Want: r.want[c.Key], Key: key, Enabled: u.Enabled})
+		switch finding {
+		case engagement.Justified:
+		case engagement.Lagging:
+			r.found(c.Key, key, "", "")
+		case engagement.Readmitted:
+			r.found(c.Key, key, "present", "stint blocked this account when its engagements ended, yet it is a member again")
+		case engagement.Ghost:
+			if a, remove := r.ghost(u, c.Key, key, gid); remove && known {
+				r.found(c.Key, key, "present", a.Reason)
+			} else if remove {
+				ghosts = append(ghosts, a)
 			}
 		}
-		who := u.Mail
-		if who == "" {
-			who = u.UserPrincipalName
-		}
-		switch {
-		case s.ReportGhosts:
-			sum.Flagged++
-			sum.note(Account{UserID: u.ID, Contractor: c.Key, Group: key, Action: "flagged",
-				Reason: fmt.Sprintf("ghost: %s holds %s with no active engagement (seen since %s; report-only)", who, key, stamp(since))})
-		case now.Sub(since) < s.GhostGrace:
-			sum.Flagged++
-			sum.note(Account{UserID: u.ID, Contractor: c.Key, Group: key, Action: "flagged",
-				Reason: fmt.Sprintf("ghost: %s holds %s with no active engagement (seen since %s; removed after %s unless an engagement arrives)", who, key, stamp(since), since.Add(s.GhostGrace).UTC().Format(time.RFC3339))})
-		default:
-			remove = append(remove, Account{UserID: u.ID, Contractor: c.Key, Group: key, Action: "remove",
-				Reason: fmt.Sprintf("ghost: %s held %s with no active engagement for the whole grace period (since %s)", who, key, stamp(since))})
-		}
 	}
-	for contractor, keys := range d.want {
-		c, ok := d.byKey[contractor]
-		switch {
-		case !ok || !slices.Contains(keys, key) || members[c.UserID]:
-		case slices.Contains(c.Granted, key) && dryRun:
-			sum.note(Account{UserID: c.UserID, Contractor: contractor, Group: key, Action: "would add",
-				Reason: "drift: an active engagement grants " + key + " but the user is not a member (removed by hand?)"})
-		case slices.Contains(c.Granted, key):
-			d.settle[contractor] = true // drift: settled with the group marked missing
-			d.missing[contractor] = append(d.missing[contractor], key)
-		default:
-			d.settle[contractor] = true // a start the tick has not reached yet
-		}
-	}
-	removed := s.apply(ctx, gid, remove, dryRun, sum, s.Directory.RemoveMembers, func() { sum.Removed++ })
-	// A ghost's first sighting goes only once it is really gone: one whose
-	// removal failed keeps its grace, and the next run tries again.
-	for _, uid := range removed {
-		mark := ghostPrefix + gid + "/" + uid
-		if _, ok := marks[mark]; ok {
-			if err := s.Ledger.DeleteMark(ctx, mark); err != nil {
-				return err
+	for contractor, c := range r.byKey {
+		switch engagement.ClassifyAbsent(c, r.want[contractor], key) {
+		case engagement.Missing:
+			if !members[c.UserID] {
+				r.found(contractor, key, "missing", "drift: an active engagement grants "+key+" but the user was not a member (removed by hand?)")
 			}
-			delete(seen, mark)
+		case engagement.Due:
+			if !members[c.UserID] {
+				r.found(contractor, key, "", "")
+			}
 		}
 	}
-	return nil
+	r.forgetGone(gid, members)
+	return r.removeGhosts(gid, ghosts)
 }
 
-// apply carries out a bulk write (unless dryRun), notes each account, and
-// returns the user ids it succeeded for.
-func (s *Sweeper) apply(ctx context.Context, gid string, accounts []Account, dryRun bool, sum *Summary, write func(context.Context, string, []string) error, done func()) []string {
-	if len(accounts) == 0 {
+// forgetGone forgets the first sightings of ghosts of this group that are
+// no longer members (removed by someone else), so a later return starts
+// its grace period afresh. Each group's marks are its own: a resumed run
+// purges those of the groups it visits.
+func (r *reconcileRun) forgetGone(gid string, members map[string]bool) {
+	if r.dryRun {
+		return
+	}
+	prefix := ghostPrefix + gid + "/"
+	for mark := range r.marks {
+		if uid, ok := strings.CutPrefix(mark, prefix); ok && !members[uid] {
+			r.forget(gid, uid)
+		}
+	}
+}
+
+// unredeemed flags a guest whose invitation is still pending after
+// UnredeemedAfter.
+func (r *reconcileRun) unredeemed(u engagement.User, key string) {
+	if u.Guest && u.ExternalState == "PendingAcceptance" && !u.CreatedAt.IsZero() && r.now.Sub(u.CreatedAt) > r.s.UnredeemedAfter {
+		r.sum.Flagged++
+		r.sum.note(Account{UserID: u.ID, Contractor: r.byUser[u.ID].Key, Group: key, Action: "flagged",
+			Reason: fmt.Sprintf("invitation not redeemed since %s", stamp(u.CreatedAt))})
+	}
+}
+
+// found notes a contractor to settle; how is "missing" or "present" when
+// the group's membership differs from what stint granted.
+func (r *reconcileRun) found(contractor, key, how, reason string) {
+	if r.dryRun {
+		switch how {
+		case "missing":
+			r.sum.note(Account{UserID: r.byKey[contractor].UserID, Contractor: contractor, Group: key, Action: "would add", Reason: reason})
+		case "present":
+			r.sum.note(Account{UserID: r.byKey[contractor].UserID, Contractor: contractor, Group: key, Action: "would remove", Reason: reason})
+		}
+		return
+	}
+	f := r.settle[contractor]
+	if f == nil {
+		f = &worker.Found{}
+		r.settle[contractor] = f
+	}
+	switch how {
+	case "missing":
+		f.Missing = append(f.Missing, key)
+	case "present":
+		f.Present = append(f.Present, key)
+	}
+	if reason != "" {
+		r.reasons[contractor+" "+key] = reason
+	}
+}
+
+// ghost judges a member nothing justifies: flagged within the grace period
+// (or always, when ReportGhosts), to remove after it. Its first sighting
+// is kept as a mark.
+func (r *reconcileRun) ghost(u engagement.User, contractor, key, gid string) (Account, bool) {
+	mark := ghostPrefix + gid + "/" + u.ID
+	since, err := time.Parse(time.RFC3339, r.marks[mark])
+	if err != nil {
+		since = r.now
+		if !r.dryRun {
+			if err := r.s.Ledger.SetMark(r.ctx, mark, r.now.UTC().Format(time.RFC3339)); err != nil {
+				r.s.Log.WarnContext(r.ctx, "sweep: ghost's first sighting not recorded", "user", u.ID, "error", err.Error())
+			}
+			r.marks[mark] = r.now.UTC().Format(time.RFC3339)
+		}
+	}
+	who := u.Mail
+	if who == "" {
+		who = u.UserPrincipalName
+	}
+	a := Account{UserID: u.ID, Contractor: contractor, Group: key, Action: "flagged"}
+	switch {
+	case r.s.ReportGhosts:
+		a.Reason = fmt.Sprintf("ghost: %s holds %s with no active engagement (seen since %s; report-only)", who, key, stamp(since))
+	case r.now.Sub(since) < r.s.GhostGrace:
+		a.Reason = fmt.Sprintf("ghost: %s holds %s with no active engagement (seen since %s; removed after %s unless an engagement arrives)",
+			who, key, stamp(since), since.Add(r.s.GhostGrace).UTC().Format(time.RFC3339))
+	default:
+		a.Action = "remove"
+		a.Reason = fmt.Sprintf("ghost: %s held %s with no active engagement for the whole grace period (since %s)", who, key, stamp(since))
+		return a, true
+	}
+	r.sum.Flagged++
+	r.sum.note(a)
+	return a, false
+}
+
+// removeGhosts removes members no record names, in $batch requests, and
+// forgets the first sighting of each one removed; one whose removal failed
+// keeps its grace, and the next run tries again.
+func (r *reconcileRun) removeGhosts(gid string, ghosts []Account) error {
+	if len(ghosts) == 0 {
 		return nil
 	}
-	if dryRun {
-		for _, a := range accounts {
-			a.Action = "would " + a.Action
-			sum.note(a)
+	if r.dryRun {
+		for _, a := range ghosts {
+			a.Action = "would remove"
+			r.sum.note(a)
 		}
 		return nil
 	}
-	ids := make([]string, len(accounts))
-	for i, a := range accounts {
+	ids := make([]string, len(ghosts))
+	for i, a := range ghosts {
 		ids[i] = a.UserID
 	}
-	err := write(ctx, gid, ids)
+	err := r.s.Directory.RemoveMembers(r.ctx, gid, ids)
 	var bulk *engagement.BulkError
 	failed := map[string]error{}
 	switch {
@@ -269,20 +296,71 @@ func (s *Sweeper) apply(ctx context.Context, gid string, accounts []Account, dry
 			failed[id] = err
 		}
 	}
-	var succeeded []string
-	for _, a := range accounts {
+	for _, a := range ghosts {
 		if ferr, ok := failed[a.UserID]; ok {
-			sum.Errors++
+			r.sum.Errors++
 			a.Action, a.Reason = "failed", a.Reason+"; "+ferr.Error()
-			s.Log.WarnContext(ctx, "sweep: write failed", "user", a.UserID, "group", a.Group, "code", string(fault.CodeOf(ferr)), "error", ferr.Error())
+			r.s.Log.WarnContext(r.ctx, "sweep: write failed", "user", a.UserID, "group", a.Group, "code", string(fault.CodeOf(ferr)), "error", ferr.Error())
 		} else {
-			a.Action = map[string]string{"remove": "removed", "add": "added"}[a.Action]
-			done()
-			succeeded = append(succeeded, a.UserID)
+			a.Action = "removed"
+			r.sum.Removed++
+			r.forget(gid, a.UserID)
 		}
-		sum.note(a)
+		r.sum.note(a)
 	}
-	return succeeded
+	return nil
+}
+
+// forget deletes a ghost's first sighting once it is gone.
+func (r *reconcileRun) forget(gid, uid string) {
+	mark := ghostPrefix + gid + "/" + uid
+	if _, ok := r.marks[mark]; !ok {
+		return
+	}
+	if err := r.s.Ledger.DeleteMark(r.ctx, mark); err != nil {
+		r.s.Log.WarnContext(r.ctx, "sweep: ghost's first sighting not forgotten", "user", uid, "error", err.Error())
+		return
+	}
+	delete(r.marks, mark)
+}
+
+// settleOne settles a contractor with the worker's rules, reading the
+// records afresh, and reports the groups it added or removed. A contractor
+// another settle holds is left to it.
+func (r *reconcileRun) settleOne(contractor string) {
+	found := *r.settle[contractor]
+	settled, err := r.s.Worker.Settle(r.ctx, contractor, "stint:reconcile", found)
+	switch {
+	case worker.IsBusy(err):
+		r.s.Log.InfoContext(r.ctx, "sweep: contractor left to the settle that holds it", "contractor", contractor)
+		return
+	case err != nil:
+		r.sum.Errors++
+		r.sum.note(Account{Contractor: contractor, Action: "failed", Reason: err.Error()})
+		return
+	}
+	uid := settled.Contractor.UserID
+	why := func(key, otherwise string) string {
+		if reason := r.reasons[contractor+" "+key]; reason != "" {
+			return reason
+		}
+		return otherwise
+	}
+	for _, key := range settled.Plan.Add {
+		r.sum.Added++
+		r.sum.note(Account{UserID: uid, Contractor: contractor, Group: key, Action: "added", Reason: why(key, "an engagement granting "+key+" is active")})
+	}
+	for _, key := range settled.Plan.Remove {
+		r.sum.Removed++
+		r.sum.note(Account{UserID: uid, Contractor: contractor, Group: key, Action: "removed", Reason: why(key, "no active engagement grants "+key)})
+		if gid, ok := r.s.Groups[key]; ok {
+			r.forget(gid, uid)
+		}
+	}
+	if settled.Plan.Block {
+		r.sum.Disabled++
+		r.sum.note(Account{UserID: uid, Contractor: contractor, Action: "block", Reason: "no engagement left"})
+	}
 }
 
 // progress logs a long run's progress at most every ProgressEvery.

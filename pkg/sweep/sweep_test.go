@@ -395,18 +395,18 @@ func TestFailedEndIsRecordedAndRetriedNotUndone(t *testing.T) {
 	}
 }
 
-// Two settles of one contractor are serialised by the contractor record:
-// the tick acting on a stale list of engagements loses and starts again.
-func TestSettleAlwaysWritesTheContractor(t *testing.T) {
+// Settles of one contractor are serialised by a claim on the contractor
+// record, taken and released even by a settle with nothing to do.
+func TestSettleClaimsAndReleasesTheContractor(t *testing.T) {
 	e := newEnv(t, entratest.Options{})
 	e.start(t, "gil@partner.example", e.at(-1), e.at(60))
 	before, _ := e.ledger.Contractor(context.Background(), "gil@partner.example")
-	if _, err := e.worker.Settle(context.Background(), "gil@partner.example", "stint:test"); err != nil {
+	if _, err := e.worker.Settle(context.Background(), "gil@partner.example", "stint:test", worker.Found{}); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := e.ledger.Contractor(context.Background(), "gil@partner.example")
-	if after.Version != before.Version+1 {
-		t.Errorf("contractor version %d → %d: a settle with nothing to do must still write it", before.Version, after.Version)
+	if after.Version != before.Version+2 || after.ClaimedBy != "" {
+		t.Errorf("contractor version %d → %d, claimed by %q: want claimed, then released by the commit", before.Version, after.Version, after.ClaimedBy)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/worker"
 )
 
 // tickPage is how many due records one ledger query returns.
@@ -76,7 +77,10 @@ func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 		if now.Before(next) {
 			continue // failed recently: left alone until its backoff ends
 		}
-		settled, err := s.Worker.Settle(ctx, e.Contractor, "stint:tick")
+		settled, err := s.Worker.Settle(ctx, e.Contractor, "stint:tick", worker.Found{})
+		if worker.IsBusy(err) {
+			continue // another settle holds it, and applies its due transition
+		}
 		if err != nil {
 			sum.Errors++
 			wait := min(time.Minute<<min(attempts, 6), time.Hour)

@@ -233,22 +233,45 @@ func (w *enforcement) block(ctx context.Context, keys []string) error {
 
 // disable blocks a guest's sign-in, recording that stint did it — unless
 // it was blocked already, by an administrator, whose block stint must never
-// undo.
+// undo. The intention is written first (Contractor.Disabling) and stays
+// written if the PATCH fails: a request whose answer was lost may still
+// have disabled the account, and the next settle must know it was stint.
 func (w *enforcement) disable(ctx context.Context, u engagement.User) error {
 	switch {
 	case u.Enabled:
+		if err := w.intendToDisable(ctx); err != nil {
+			return err
+		}
 		if err := w.h.Directory.SetAccountEnabled(ctx, u.ID, false); err != nil {
 			return err
 		}
 		w.memo.disabledByStint = true
-	case !w.memo.disabledByStint:
+	case w.memo.disabledByStint || w.c.Disabling:
+		// Disabled by stint in an attempt whose answer or record was lost:
+		// its audit entry was lost with it.
+	default:
+		w.c.Disabling = false
 		w.note("account.already_disabled", "sign-in was already blocked, not by stint: stint will not re-enable it")
 		return nil
 	}
-	// Also when an attempt whose record was lost to a concurrent settle
-	// disabled it: its audit entry was lost with it.
-	w.c.DisabledByStint = true
+	w.c.DisabledByStint, w.c.Disabling = true, false
 	w.note("account.disabled", "blocked sign-in: no engagement left (guest sessions live at the home tenant and cannot be revoked)")
+	return nil
+}
+
+// intendToDisable writes, under the claim, that stint is about to disable
+// the account: a settle taking over from this one, should it die before
+// its commit, then knows who disabled it.
+func (w *enforcement) intendToDisable(ctx context.Context) error {
+	w.c.Disabling = true
+	stored, err := w.h.Ledger.PutContractor(ctx, w.c)
+	if fault.Is(err, fault.Conflict) {
+		return errLedgerConflict // the claim expired and was taken over
+	}
+	if err != nil {
+		return err
+	}
+	w.c = stored
 	return nil
 }
 

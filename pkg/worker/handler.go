@@ -52,6 +52,17 @@ type Handler struct {
 	Settings  Settings
 	Log       *slog.Logger
 	Now       func() time.Time
+	// ClaimWait is how long an event waits for another settle of its
+	// contractor to finish before it fails transiently (default
+	// DefaultClaimWait; negative: not at all).
+	ClaimWait time.Duration
+}
+
+func (h *Handler) claimWait() time.Duration {
+	if h.ClaimWait == 0 {
+		return DefaultClaimWait
+	}
+	return max(h.ClaimWait, 0)
 }
 
 // Result says what handling an event did.
@@ -91,28 +102,32 @@ type memory struct {
 }
 
 func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Result, error) {
-	now := h.Now()
-	c, err := h.contractor(ctx, ev.ContractorKey())
+	cl, err := h.claim(ctx, ev.ContractorKey(), h.claimWait())
 	if err != nil {
 		return Result{}, err
 	}
+	now := h.Now()
 	if res, done, err := h.handled(ctx, ev); done {
+		h.release(ctx, cl)
 		return res, err
 	}
 	rec, err := h.Ledger.Engagement(ctx, ev.Data.EngagementID)
 	if err != nil && !fault.Is(err, fault.NotFound) {
+		h.release(ctx, cl)
 		return Result{}, err
 	}
 	next, outcome, err := engagement.Merge(rec, ev, now, h.Settings.Options)
 	if err != nil {
 		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.refused", Detail: err.Error()})
+		h.release(ctx, cl)
 		return Result{}, err
 	}
-	engs, err := h.Ledger.ContractorEngagements(ctx, c.Key)
+	engs, err := h.Ledger.ContractorEngagements(ctx, cl.c.Key)
 	if err != nil {
+		h.release(ctx, cl)
 		return Result{}, err
 	}
-	s, err := h.settle(ctx, c, replace(engs, next), now, memo, forEvent(ev, outcome))
+	s, err := h.settle(ctx, cl, replace(engs, next), now, memo, forEvent(ev, outcome))
 	return Result{Outcome: outcome, Plan: s.Plan}, err
 }
 
@@ -159,29 +174,38 @@ type Settlement struct {
 	Moved       []engagement.Engagement
 }
 
+// Found is what the reconcile found of a contractor's groups in Entra:
+// access keys stint granted whose group no longer holds the user (removed
+// by hand), and keys whose group holds the user though stint did not grant
+// them (added by hand). Settling takes them into account, judged from the
+// records as they are then, not as the reconcile read them.
+type Found struct {
+	Missing []string
+	Present []string
+}
+
 // Settle brings one contractor's directory account in line with their
 // engagements at now and records each engagement's new state: what the
 // tick does for contractors with due engagements. actor names who acted in
-// the audit trail (e.g. "stint:tick"). missing lists access keys stint
-// granted whose group no longer holds the user (the reconcile found them
-// removed by hand): they are granted again if an engagement still wants
-// them — judged from the records as they are now, not as the reconcile
-// read them.
-func (h *Handler) Settle(ctx context.Context, contractor, actor string, missing ...string) (Settlement, error) {
+// the audit trail (e.g. "stint:tick"). It does not wait for another settle
+// of the contractor: then it fails at once with an error IsBusy reports.
+func (h *Handler) Settle(ctx context.Context, contractor, actor string, found Found) (Settlement, error) {
 	memo := &memory{}
 	var s Settlement
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		var c engagement.Contractor
+		var cl claim
+		if cl, err = h.claim(ctx, contractor, 0); err != nil {
+			return s, err
+		}
 		var engs []engagement.Engagement
-		if c, err = h.contractor(ctx, contractor); err != nil {
-			return s, err
-		}
-		c.Granted = slices.DeleteFunc(slices.Clone(c.Granted), func(k string) bool { return slices.Contains(missing, k) })
 		if engs, err = h.Ledger.ContractorEngagements(ctx, contractor); err != nil {
+			h.release(ctx, cl)
 			return s, err
 		}
-		s, err = h.settle(ctx, c, engs, h.Now(), memo, forActor(actor))
+		granted := slices.DeleteFunc(slices.Clone(cl.c.Granted), func(k string) bool { return slices.Contains(found.Missing, k) })
+		cl.c.Granted = append(granted, found.Present...)
+		s, err = h.settle(ctx, cl, engs, h.Now(), memo, forActor(actor))
 		if !errors.Is(err, errLedgerConflict) {
 			break
 		}
@@ -190,7 +214,7 @@ func (h *Handler) Settle(ctx context.Context, contractor, actor string, missing 
 }
 
 // settle plans over all the contractor's engagements, carries the plan out
-// in the directory, and commits what it did with why.
+// in the directory, and commits what it did with why, releasing the claim.
 //
 // When the directory is done, the commit stores every engagement whose
 // applied State changed (and the event's, with its new dates), notes the
@@ -201,16 +225,22 @@ func (h *Handler) Settle(ctx context.Context, contractor, actor string, missing 
 // transition as due and retries it, a reconcile never restores access the
 // event took away, and since the event is not noted as handled a
 // redelivery, or a replay from the dead letters, runs it again.
-//
-// The contractor record is committed on every settle, even with nothing to
-// do, so that two settles of one contractor (the tick and an event) are
-// serialised by its version: the loser starts again from fresh records
-// rather than acting on a stale list of engagements.
-func (h *Handler) settle(ctx context.Context, c engagement.Contractor, engs []engagement.Engagement, now time.Time, memo *memory, o origin) (Settlement, error) {
+func (h *Handler) settle(ctx context.Context, cl claim, engs []engagement.Engagement, now time.Time, memo *memory, o origin) (Settlement, error) {
+	defer cl.cancel()
+	c := cl.c
+	var recovered []engagement.AuditEntry
+	if cl.tookOver {
+		var err error
+		if c, recovered, err = h.takeOver(cl.ctx, c, profile(engs).Email); err != nil {
+			// The claim is left to expire: the next settle takes over too.
+			return Settlement{}, err
+		}
+	}
 	s := Settlement{Plan: engagement.PlanAccess(c, engs, now)}
 	var err error
-	c, s.Changes, err = h.enforce(ctx, c, profile(engs), s.Plan, memo)
-	ch := engagement.Change{Contractor: c}
+	c, s.Changes, err = h.enforce(cl.ctx, c, profile(engs), s.Plan, memo)
+	s.Changes = append(recovered, s.Changes...)
+	ch := engagement.Change{Contractor: unclaimed(c)}
 	if err != nil {
 		if e, ok := find(engs, o.dirty); ok {
 			ch.Engagements = append(ch.Engagements, e)
@@ -237,12 +267,28 @@ func (h *Handler) settle(ctx context.Context, c engagement.Contractor, engs []en
 	s.Contractor, stored, cerr = h.Ledger.Commit(ctx, ch)
 	if cerr != nil {
 		if fault.Is(cerr, fault.Conflict) {
+			h.lost(ctx, o.entries(now, c.Key, nil, s.Changes, nil))
 			return s, errLedgerConflict
 		}
 		return s, cerr
 	}
 	s.Engagements = merged(engs, stored)
 	return s, err
+}
+
+// lost records the directory changes of a settle whose claim expired
+// before its commit (it overran its time): what it did in Entra happened,
+// and the settle that took over planned from Entra as it found it.
+func (h *Handler) lost(ctx context.Context, changes []engagement.AuditEntry) {
+	if len(changes) == 0 {
+		return
+	}
+	for i := range changes {
+		changes[i].Detail += " (by a settle that overran its claim; the one that took over re-planned)"
+	}
+	if err := h.Ledger.Append(ctx, changes...); err != nil {
+		h.Log.ErrorContext(ctx, "worker: audit trail not written", "contractor", changes[0].Contractor, "error", err.Error())
+	}
 }
 
 // merged returns engs with the stored versions of those a commit wrote.

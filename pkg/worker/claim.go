@@ -1,0 +1,209 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// Settles of one contractor never overlap. A settle claims the contractor
+// — writes its claim on the contractor record, on the record's version —
+// before it reads the engagements or touches Entra, and its commit releases
+// the claim. So no two actors (an event, the tick, the reconcile, two
+// replicas) plan from the same records, and none writes to Entra what
+// another's plan contradicts: an event that ends an engagement while the
+// tick re-grants it waits for the tick, then ends it from the tick's result.
+//
+// A claim lasts as long as its holder may work — claimTTL, or less when
+// the holder's own context ends sooner — plus claimMargin, and the holder's
+// Entra calls stop at the end of that work time. A claim still held after
+// it expires was left by a holder that died mid-way (a crash, a timeout):
+// the next settle takes over, and first reads the account from Entra (its
+// groups and sign-in), since the records cannot say how far the dead one
+// got.
+const (
+	claimTTL    = 2 * time.Minute
+	claimMargin = 5 * time.Second
+	// DefaultClaimWait is how long an event waits for another settle of its
+	// contractor to finish (Handler.ClaimWait).
+	DefaultClaimWait = 15 * time.Second
+)
+
+// claim is a contractor held by this settle.
+type claim struct {
+	c engagement.Contractor
+	// tookOver is set when the previous claim had expired unreleased.
+	tookOver bool
+	// ctx ends when this settle must stop touching Entra.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// claim takes the contractor for one settle, waiting up to wait for
+// another settle to finish; a contractor still held after that is a
+// transient failure (a busyError).
+func (h *Handler) claim(ctx context.Context, key string, wait time.Duration) (claim, error) {
+	token := newToken()
+	start := time.Now()
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		c, err := h.contractor(ctx, key)
+		if err != nil {
+			return claim{}, err
+		}
+		now := h.Now()
+		if c.ClaimedBy != "" && now.Before(c.ClaimedUntil) {
+			if time.Since(start) >= wait {
+				return claim{}, &busyError{key: key, until: c.ClaimedUntil, wait: c.ClaimedUntil.Sub(now)}
+			}
+			if err := pause(ctx, delay); err != nil {
+				return claim{}, fault.Wrap(fault.Transient, err)
+			}
+			continue
+		}
+		work := claimTTL
+		if d, ok := ctx.Deadline(); ok {
+			work = min(work, time.Until(d))
+		}
+		tookOver := c.ClaimedBy != ""
+		c.ClaimedBy, c.ClaimedUntil = token, now.Add(work+claimMargin)
+		stored, err := h.Ledger.PutContractor(ctx, c)
+		if fault.Is(err, fault.Conflict) {
+			continue // another actor moved first: look again
+		}
+		if err != nil {
+			return claim{}, err
+		}
+		wctx, cancel := context.WithTimeout(ctx, work)
+		return claim{c: stored, tookOver: tookOver, ctx: wctx, cancel: cancel}, nil
+	}
+}
+
+// release gives a claim back when the settle ends without a commit (a
+// duplicate, a refused event, a failed read). Best effort: a claim not
+// released expires.
+func (h *Handler) release(ctx context.Context, cl claim) {
+	cl.cancel()
+	c := unclaimed(cl.c)
+	if _, err := h.Ledger.PutContractor(ctx, c); err != nil {
+		h.Log.WarnContext(ctx, "worker: claim not released; it expires by itself", "contractor", c.Key, "until", cl.c.ClaimedUntil, "error", err.Error())
+	}
+}
+
+// unclaimed is c with its claim released.
+func unclaimed(c engagement.Contractor) engagement.Contractor {
+	c.ClaimedBy, c.ClaimedUntil = "", time.Time{}
+	return c
+}
+
+// busyError says another settle holds the contractor.
+type busyError struct {
+	key   string
+	until time.Time
+	wait  time.Duration
+}
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("contractor %s is being settled by another worker (its claim runs until %s); tried again later",
+		e.key, e.until.UTC().Format(time.RFC3339))
+}
+
+// FaultCode: worth trying again once the other settle is done.
+func (e *busyError) FaultCode() fault.Code { return fault.Transient }
+
+// IsBusy reports whether err says another settle holds the contractor:
+// the tick and the reconcile leave such a contractor to that settle.
+func IsBusy(err error) bool {
+	_, ok := err.(*busyError)
+	return ok
+}
+
+// takeOver brings a contractor record left by a settle that died mid-way
+// in line with the account as Entra holds it: its groups, its sign-in, or
+// its absence. A disabled guest was disabled by stint when the record says
+// so, or when the dead settle had written that it was about to; otherwise
+// by an administrator, and stint will not re-enable it.
+func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email string) (engagement.Contractor, []engagement.AuditEntry, error) {
+	var log []engagement.AuditEntry
+	note := func(action, format string, args ...any) {
+		log = append(log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
+	}
+	if c.UserID == "" && email != "" {
+		// The dead settle may have invited the person.
+		u, err := h.Directory.FindUser(ctx, email)
+		switch {
+		case fault.Is(err, fault.NotFound):
+			return c, log, nil
+		case err != nil:
+			return c, log, err
+		}
+		c.UserID, c.Guest = u.ID, u.Guest
+	}
+	if c.UserID == "" {
+		return c, log, nil
+	}
+	keys := slices.Sorted(maps.Keys(h.Settings.Groups))
+	gids := make([]string, len(keys))
+	for i, k := range keys {
+		gids[i] = h.Settings.Groups[k]
+	}
+	u, in, err := h.Directory.Account(ctx, c.UserID, gids)
+	if fault.Is(err, fault.NotFound) {
+		note("user.gone", "took over an interrupted settle: account %s no longer exists", c.UserID)
+		return engagement.Contractor{Key: c.Key, Version: c.Version, ClaimedBy: c.ClaimedBy, ClaimedUntil: c.ClaimedUntil}, log, nil
+	}
+	if err != nil {
+		return c, log, err
+	}
+	c.Granted = nil
+	for i, gid := range gids {
+		if slices.Contains(in, gid) {
+			c.Granted = append(c.Granted, keys[i])
+		}
+	}
+	c.Guest = u.Guest
+	switch {
+	case u.Enabled:
+		c.DisabledByStint = false
+		if c.Guest {
+			c.Blocked = false
+		}
+	case c.DisabledByStint || c.Disabling:
+		c.DisabledByStint, c.Blocked = true, true
+	default:
+		c.Blocked = true // disabled, not by stint
+	}
+	c.Disabling = false
+	note("settle.took_over", "took over an interrupted settle: the account is %s, in %v", enabledWord(u.Enabled), c.Granted)
+	return c, log, nil
+}
+
+func enabledWord(enabled bool) string {
+	if enabled {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,324 @@
+package worker_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/ledger/dynamo"
+	"github.com/stintdev/stint/pkg/worker"
+	"github.com/stintdev/stint/test/dynalite"
+)
+
+// The tests here interleave two actors on one contractor — an event and
+// the tick — by pausing one between its Entra writes and its ledger write,
+// and check that no interleaving grants access after an end or takes it
+// from an active contractor. Each runs on SQLite and on DynamoDB.
+
+var dynamoServer struct {
+	once sync.Once
+	srv  *dynalite.Server
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dynamoServer.srv != nil {
+		dynamoServer.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// ledgers are the backends every interleaving runs on.
+var ledgers = []struct {
+	name string
+	open func(tb testing.TB) engagement.Ledger
+}{
+	{"sqlite", nil}, // newEnv's own
+	{"dynamodb", func(tb testing.TB) engagement.Ledger {
+		tb.Helper()
+		dynamoServer.once.Do(func() { dynamoServer.srv, dynamoServer.err = dynalite.Start() })
+		if dynamoServer.err != nil {
+			tb.Fatal(dynamoServer.err)
+		}
+		ctx := context.Background()
+		table := dynalite.Table(tb)
+		if err := dynamo.CreateTable(ctx, dynamoServer.srv.Client(), table); err != nil {
+			tb.Fatal(err)
+		}
+		l, err := dynamo.New(ctx, dynamoServer.srv.Client(), table)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return l
+	}},
+}
+
+// pausing is the directory that pauses its caller right after one kind of
+// write reached Entra, before the caller records it.
+type pausing struct {
+	engagement.Directory
+	mu     sync.Mutex
+	armed  bool
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func newPausing(dir engagement.Directory) *pausing {
+	return &pausing{Directory: dir, paused: make(chan struct{}), resume: make(chan struct{})}
+}
+
+// arm pauses the next SetAccountEnabled after it is done.
+func (p *pausing) arm() {
+	p.mu.Lock()
+	p.armed = true
+	p.mu.Unlock()
+}
+
+func (p *pausing) SetAccountEnabled(ctx context.Context, userID string, enabled bool) error {
+	err := p.Directory.SetAccountEnabled(ctx, userID, enabled)
+	p.mu.Lock()
+	armed := p.armed
+	p.armed = false
+	p.mu.Unlock()
+	if armed {
+		close(p.paused)
+		<-p.resume
+	}
+	return err
+}
+
+// interleave runs first until it pauses, then second for up to a moment
+// (it may finish, or wait for first), then lets first finish, and returns
+// both errors.
+func interleave(p *pausing, first, second func() error) (error, error) {
+	firstDone, secondDone := make(chan error, 1), make(chan error, 1)
+	p.arm()
+	go func() { firstDone <- first() }()
+	<-p.paused
+	go func() { secondDone <- second() }()
+	select {
+	case err := <-secondDone:
+		secondDone <- err
+	case <-time.After(500 * time.Millisecond):
+	}
+	close(p.resume)
+	return <-firstDone, <-secondDone
+}
+
+func forEachLedger(t *testing.T, f func(t *testing.T, e *env, p *pausing)) {
+	for _, l := range ledgers {
+		t.Run(l.name, func(t *testing.T) {
+			e := newEnv(t)
+			if l.open != nil {
+				e.handler.Ledger = l.open(t)
+			}
+			p := newPausing(e.handler.Directory)
+			e.handler.Directory = p
+			f(t, e, p)
+		})
+	}
+}
+
+// fixedDays returns a clock of days from e.now as it is now: e.day moves
+// with e.now.
+func (e *env) fixedDays() func(float64) time.Time {
+	t0 := e.now
+	return func(n float64) time.Time { return t0.Add(time.Duration(n * 24 * float64(time.Hour))) }
+}
+
+func (e *env) settle(t *testing.T) error {
+	_, err := e.handler.Settle(context.Background(), "ana@partner.example", "stint:tick", worker.Found{})
+	return err
+}
+
+func (e *env) apply(t *testing.T, ev event.Event) error {
+	_, err := e.handler.HandleEvent(context.Background(), ev)
+	return err
+}
+
+func (e *env) contractor(t *testing.T) engagement.Contractor {
+	t.Helper()
+	c, err := e.handler.Ledger.Contractor(context.Background(), "ana@partner.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The tick re-grants a guest stint had blocked (adds the group, re-enables
+// the account) while HR cancels the new engagement: the account must end
+// removed and blocked, whichever commits first.
+func TestNoGrantAfterTheEnd(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-10), at(-10), at(1))); err != nil {
+			t.Fatal(err)
+		}
+		e.now = at(1.1)
+		if err := e.settle(t); err != nil { // the tick ends ENG-1: removed, blocked by stint
+			t.Fatal(err)
+		}
+		second := e.ev("s2", event.Started, at(1.2), "ENG-2", func(d *event.Data) { s, end := at(1.5), at(60); d.StartsAt, d.EndsAt = &s, &end })
+		e.now = at(1.2)
+		if err := e.apply(t, second); err != nil {
+			t.Fatal(err)
+		}
+		e.now = at(1.6) // ENG-2's start has come: due for the tick
+		cancel := e.ev("x2", event.Ended, at(1.55), "ENG-2", nil)
+		tickErr, eventErr := interleave(p, func() error { return e.settle(t) }, func() error { return e.apply(t, cancel) })
+		if tickErr != nil || eventErr != nil {
+			t.Fatalf("tick: %v; cancellation: %v", tickErr, eventErr)
+		}
+		ana := e.ana(t)
+		c := e.contractor(t)
+		if ana.AccountEnabled || len(e.memberOf(ana.ID)) != 0 || !c.Blocked || !c.DisabledByStint {
+			t.Errorf("after the cancellation: enabled %v, groups %v, record %+v; want removed and blocked by stint", ana.AccountEnabled, e.memberOf(ana.ID), c)
+		}
+	})
+}
+
+// The tick expires an engagement (removes, blocks) while an extension dated
+// before the end arrives: the contractor must end active, in the group,
+// with sign-in enabled.
+func TestNoLockOutOfAnActiveContractor(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-10), at(-10), at(1))); err != nil {
+			t.Fatal(err)
+		}
+		ext := e.ev("x1", event.Extended, at(0.9), "ENG-1", func(d *event.Data) { end := at(60); d.EndsAt = &end })
+		e.now = at(1.1) // past the end: due for the tick; the extension was sent before it
+		tickErr, eventErr := interleave(p, func() error { return e.settle(t) }, func() error { return e.apply(t, ext) })
+		if tickErr != nil || eventErr != nil {
+			t.Fatalf("tick: %v; extension: %v", tickErr, eventErr)
+		}
+		ana := e.ana(t)
+		if !ana.AccountEnabled || !slices.Equal(e.memberOf(ana.ID), []string{"contractor-access"}) {
+			t.Errorf("after the extension: enabled %v, groups %v; want enabled and in contractor-access", ana.AccountEnabled, e.memberOf(ana.ID))
+		}
+	})
+}
+
+// Two settles end one guest at once: the record must still say that stint
+// disabled the account, so that a new engagement re-enables it.
+func TestDisabledByStintIsNotLost(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-10), at(-10), at(1))); err != nil {
+			t.Fatal(err)
+		}
+		e.now = at(1.1)
+		end := e.ev("e1", event.Ended, at(1.05), "ENG-1", nil)
+		tickErr, eventErr := interleave(p, func() error { return e.settle(t) }, func() error { return e.apply(t, end) })
+		if tickErr != nil || eventErr != nil {
+			t.Fatalf("tick: %v; end: %v", tickErr, eventErr)
+		}
+		if c := e.contractor(t); !c.DisabledByStint {
+			t.Fatalf("record %+v: want disabled by stint", c)
+		}
+		again := e.ev("s2", event.Started, at(1.2), "ENG-2", func(d *event.Data) { s, end := at(1.2), at(60); d.StartsAt, d.EndsAt = &s, &end })
+		e.now = at(1.3)
+		if err := e.apply(t, again); err != nil {
+			t.Fatal(err)
+		}
+		if ana := e.ana(t); !ana.AccountEnabled {
+			t.Error("a new engagement did not re-enable the account stint had disabled")
+		}
+	})
+}
+
+// A settle that dies between disabling a guest and recording it leaves its
+// claim; once the claim expires the next settle takes over, reads the
+// account from Entra, and knows stint disabled it.
+func TestTakeOverFromASettleThatDied(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-10), at(-10), at(1))); err != nil {
+			t.Fatal(err)
+		}
+		e.now = at(1.1)
+		p.arm()
+		dead := make(chan error, 1)
+		go func() { dead <- e.settle(t) }() // "dies" once it disabled the account
+		<-p.paused
+		if err := e.settle(t); !worker.IsBusy(err) {
+			t.Fatalf("a settle while the claim holds: %v, want busy", err)
+		}
+		e.now = e.now.Add(3 * time.Minute) // the claim has expired
+		if err := e.settle(t); err != nil {
+			t.Fatalf("the settle that takes over: %v", err)
+		}
+		c := e.contractor(t)
+		ana := e.ana(t)
+		if ana.AccountEnabled || len(e.memberOf(ana.ID)) != 0 || !c.Blocked || !c.DisabledByStint || c.ClaimedBy != "" {
+			t.Errorf("after the take-over: enabled %v, groups %v, record %+v; want removed, blocked by stint, unclaimed", ana.AccountEnabled, e.memberOf(ana.ID), c)
+		}
+		// Had the first settle only been slow, its commit now fails: what it
+		// did in Entra is still recorded, and it starts again from the top.
+		close(p.resume)
+		if err := <-dead; err != nil {
+			t.Errorf("the overrun settle, resumed: %v", err)
+		}
+		trail, _ := e.handler.Ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "ana@partner.example"})
+		if !slices.ContainsFunc(trail, func(a engagement.AuditEntry) bool { return a.Action == "settle.took_over" }) {
+			t.Error("the take-over is not in the audit trail")
+		}
+		if !slices.ContainsFunc(trail, func(a engagement.AuditEntry) bool {
+			return a.Action == "account.disabled" && strings.Contains(a.Detail, "overran its claim")
+		}) {
+			t.Error("the overrun settle's disabling is not in the audit trail")
+		}
+	})
+}
+
+// lossy is the directory whose sign-in changes reach Entra but whose
+// answers are lost on the way back.
+type lossy struct{ engagement.Directory }
+
+func (l lossy) SetAccountEnabled(ctx context.Context, userID string, enabled bool) error {
+	if err := l.Directory.SetAccountEnabled(ctx, userID, enabled); err != nil {
+		return err
+	}
+	return fault.Errorf(fault.Transient, "connection reset by peer")
+}
+
+// A block whose answer was lost disabled the account all the same: the
+// retry must record that stint did it, so that a new engagement re-enables
+// the account.
+func TestBlockWhoseAnswerWasLostIsStints(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-10), at(-10), at(30))); err != nil {
+			t.Fatal(err)
+		}
+		real := e.handler.Directory
+		e.handler.Directory = lossy{real}
+		end := e.ev("e1", event.Ended, at(0), "ENG-1", nil)
+		if err := e.apply(t, end); !fault.Is(err, fault.Transient) {
+			t.Fatalf("the end with its answer lost: %v, want a transient failure", err)
+		}
+		e.handler.Directory = real
+		if err := e.apply(t, end); err != nil {
+			t.Fatalf("the redelivery: %v", err)
+		}
+		if c := e.contractor(t); !c.DisabledByStint || c.Disabling {
+			t.Fatalf("record %+v: want disabled by stint, the intention cleared", c)
+		}
+		e.now = at(1)
+		again := e.ev("s2", event.Started, at(1), "ENG-2", func(d *event.Data) { s, end := at(1), at(60); d.StartsAt, d.EndsAt = &s, &end })
+		if err := e.apply(t, again); err != nil {
+			t.Fatal(err)
+		}
+		if ana := e.ana(t); !ana.AccountEnabled {
+			t.Error("a new engagement did not re-enable the account stint had disabled")
+		}
+	})
+}
