@@ -36,8 +36,8 @@ type Contractor struct {
 	// one that died there knows the disabled account it finds was disabled
 	// by stint, not by an administrator.
 	Disabling bool      `json:"disabling,omitempty"`
-	Version         int64     `json:"version"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Plan is the directory work that brings a contractor's account in line with
