@@ -54,6 +54,10 @@ type Options struct {
 	MaxAttempts int
 	// Backoff is the first retry delay, doubled per attempt (default 1 s).
 	Backoff time.Duration
+	// Now is the queue's clock for visibility, leases and backoff (default
+	// time.Now); a simulation with a fake clock sets it so that a lease
+	// ends when its clock says so, without sleeping.
+	Now func() time.Time
 }
 
 // Queue is the embedded queue.
@@ -100,7 +104,10 @@ func Open(ctx context.Context, db *sql.DB, o Options) (*Queue, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return nil, fmt.Errorf("embedded queue: create tables: %w", err)
 	}
-	return &Queue{db: db, o: o, now: time.Now}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Queue{db: db, o: o, now: o.Now}, nil
 }
 
 // Enqueue adds m unless a message with its id is still queued (the
