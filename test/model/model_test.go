@@ -194,6 +194,9 @@ func Figures(seed uint64, res *Result) string {
 	fmt.Fprintf(&b, "seed %d: %d contractors (%d engagements), %d bystanders\n", seed, s.Contractors, s.Engagements, s.Bystanders)
 	fmt.Fprintf(&b, "  events %d, sends %d (duplicates %d), deliveries %d (redeliveries %d: lost acks %d, crashes %d, retries %d), dead-lettered %d (replayed when settling %d)\n",
 		s.Events, s.Sends, s.DuplicateSends, s.Deliveries, s.Redeliveries, s.LostAcks, s.Crashes, s.Retries, s.DeadLettered, s.Replayed)
+	for _, reason := range sortedKeys(s.DeadLetterReasons) {
+		fmt.Fprintf(&b, "  dead-lettered %d× %s\n", s.DeadLetterReasons[reason], reason)
+	}
 	fmt.Fprintf(&b, "  Graph requests %d (writes %d), faults injected %d %v\n", s.GraphRequests, s.GraphWrites, s.FaultCount(), s.Faults)
 	fmt.Fprintf(&b, "  admin actions %d %v (skipped, not applicable: %d), ticks %d, reconciles %d, settle rounds %d\n",
 		s.AdminCount(), s.Admin, s.AdminSkipped, s.Ticks, s.Reconciles, s.SettleRounds)

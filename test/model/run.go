@@ -62,6 +62,8 @@ type Stats struct {
 	Deliveries, Redeliveries   int
 	LostAcks, Crashes, Retries int
 	DeadLettered, Replayed     int
+	// DeadLetterReasons counts dead-letter reasons, object ids left out.
+	DeadLetterReasons          map[string]int
 	Faults                     map[string]int
 	GraphRequests, GraphWrites int
 	Admin                      map[string]int
@@ -147,7 +149,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		names: map[string]string{}, byEmail: map[string]string{}, occur: map[string]int{}, faultRate: faultRate * float64(btoi(!opts.calm)),
 		crashed: map[int]bool{}, accepted: map[string][]event.Event{}, acceptedIDs: map[string]bool{},
 		deliveries: map[string]int{}, adminDisabled: map[string]time.Time{}, knew: map[string]bool{}, blocks: map[string][]int{},
-		stats: Stats{Faults: map[string]int{}, Admin: map[string]int{}}}
+		stats: Stats{Faults: map[string]int{}, Admin: map[string]int{}, DeadLetterReasons: map[string]int{}}}
 	defer r.sys.close()
 	if err := r.start(ctx); err != nil {
 		return nil, err

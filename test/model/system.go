@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"time"
 
@@ -153,6 +154,7 @@ func (r *run) start(ctx context.Context) error {
 	s.queue = q
 	s.dead = crashDeadLetters{q: q, c: &r.crash, noted: func(m engagement.Message, reason error) {
 		r.stats.DeadLettered++
+		r.stats.DeadLetterReasons[anonymous(reason.Error())]++
 		r.linef(r.byEmail[m.Group], "  dead-lettered: %v", reason)
 	}}
 	s.handler = &worker.Handler{
@@ -175,4 +177,17 @@ func (r *run) start(ctx context.Context) error {
 		return fmt.Errorf("model: first Graph requests: %w", err)
 	}
 	return nil
+}
+
+// guid matches object and request ids.
+var guid = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
+// anonymous leaves object ids out of a message, so that messages that
+// differ only by them count together.
+func anonymous(msg string) string {
+	msg = guid.ReplaceAllString(msg, "…")
+	if len(msg) > 160 {
+		msg = msg[:160] + "…"
+	}
+	return msg
 }
