@@ -1,7 +1,7 @@
 # stint — see README.md.
 GO ?= go
 
-.PHONY: all demo build test race lint bench fuzz tools
+.PHONY: all demo build test race lint bench fuzz tools model
 
 all: lint test
 
@@ -31,13 +31,23 @@ build:
 	$(GO) build -trimpath -o bin/stint ./functions/stint
 	@ls -l bin/*/bootstrap bin/stint | awk '{printf "%s %.1f MB\n", $$9, $$5/1048576}'
 
-# Unit, conformance and end-to-end tests; also runs the fuzz seed corpus.
+# Unit, conformance and end-to-end tests; also runs the fuzz seed corpus and
+# the model check at N=300 (test/model: a fixed seed and a random one).
 test: tools
 	$(GO) test ./...
 
 # The packages' tests under the race detector.
 race: tools
 	$(GO) test -race ./pkg/...
+
+# The model check at scale (test/model): N contractors (default 10000), SEED
+# (default random, printed). ONLY=c17,b3 and DROP=12,40 re-run a shrunk
+# break; SHRINK=5m bounds shrinking (0 for none); TRACE=1 prints the history;
+# VIOLATIONS=file writes every violation there.
+model:
+	STINT_MODEL_N=$(or $(N),10000) STINT_MODEL_SEED=$(SEED) STINT_MODEL_ONLY=$(ONLY) STINT_MODEL_DROP=$(DROP) \
+	STINT_MODEL_SHRINK=$(SHRINK) STINT_MODEL_TRACE=$(TRACE) STINT_MODEL_VIOLATIONS=$(VIOLATIONS) \
+		$(GO) test -run '^TestModelLarge$$' -count=1 -timeout 0 -v ./test/model
 
 lint:
 	$(GO) vet ./...

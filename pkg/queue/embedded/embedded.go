@@ -78,6 +78,10 @@ type Options struct {
 	// MaxWait bounds Wait, so messages queued by another process are seen
 	// (default 5 s).
 	MaxWait time.Duration
+	// Now is the queue's clock for visibility, leases and backoff (default
+	// time.Now); a simulation with a fake clock sets it so that a lease
+	// ends when its clock says so, without sleeping.
+	Now func() time.Time
 }
 
 // Queue is the embedded queue.
@@ -134,7 +138,10 @@ func Open(ctx context.Context, db *sql.DB, o Options) (*Queue, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return nil, fmt.Errorf("embedded queue: create tables: %w", err)
 	}
-	return &Queue{db: db, o: o, now: time.Now, change: make(chan struct{})}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Queue{db: db, o: o, now: o.Now, change: make(chan struct{})}, nil
 }
 
 // Enqueue adds m, unless its id was accepted before: then it answers nil if

@@ -168,3 +168,39 @@ func TestWaitWakesOnWork(t *testing.T) {
 		t.Errorf("after the wait: %v, want the retried message", ids(again))
 	}
 }
+
+// TestClockHook: with Options.Now the lease and the retry backoff follow
+// that clock, so a simulation can end a lease without sleeping.
+func TestClockHook(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{Visibility: time.Minute, Backoff: time.Second, Now: func() time.Time { return now }})
+	defer l.Close()
+	if err := q.Enqueue(ctx, msg("a1", "a")); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := q.Receive(ctx, 1)
+	if len(first) != 1 {
+		t.Fatalf("first receive = %v, want [a1]", ids(first))
+	}
+	now = now.Add(59 * time.Second)
+	if got, _ := q.Receive(ctx, 1); len(got) != 0 {
+		t.Errorf("receive 59 s into a 60 s lease = %v, want nothing", ids(got))
+	}
+	now = now.Add(time.Second)
+	again, _ := q.Receive(ctx, 1)
+	if len(again) != 1 || again[0].Attempts != 2 {
+		t.Fatalf("receive once the lease ended = %v, want a1 on its second attempt", again)
+	}
+	if err := q.Retry(ctx, again[0], fault.Errorf(fault.Transient, "boom")); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	if got, _ := q.Receive(ctx, 1); len(got) != 0 {
+		t.Errorf("receive 1 s into a 2 s backoff = %v, want nothing", ids(got))
+	}
+	now = now.Add(time.Second)
+	if got, _ := q.Receive(ctx, 1); len(got) != 1 {
+		t.Errorf("receive once the backoff ended = %v, want a1", ids(got))
+	}
+}

@@ -1,0 +1,295 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/sweep"
+)
+
+// The steps of a run: what each kind of step does to stint and the tenant.
+
+func (r *run) step(ctx context.Context, st Step) error {
+	switch st.Kind {
+	case Send:
+		return r.send(ctx, st)
+	case Drain:
+		return r.drain(ctx)
+	case Tick:
+		return r.sweep(ctx, r.sys.sweep, "tick", st.Seq)
+	case Reconcile:
+		return r.sweep(ctx, r.sys.sweep, "reconcile", st.Seq)
+	case Admin:
+		r.admin(st)
+	}
+	return nil
+}
+
+// send is the webhook accepting an event: it parses as the webhook would,
+// and is enqueued with the event id as the deduplication id and the
+// contractor key as the group.
+func (r *run) send(ctx context.Context, st Step) error {
+	ev := *st.Event
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := event.Parse(body); err != nil {
+		return fmt.Errorf("the scenario made an event the webhook refuses: %w", err)
+	}
+	if err := r.sys.queue.Enqueue(ctx, engagement.Message{ID: ev.Key(), Digest: ev.Digest(), Group: ev.ContractorKey(), Body: body}); err != nil {
+		return err
+	}
+	r.stats.Sends++
+	if st.Copy > 0 {
+		r.stats.DuplicateSends++
+	}
+	if !r.acceptedIDs[ev.ID] {
+		r.acceptedIDs[ev.ID] = true
+		r.stats.Events++
+		r.accepted[ev.Data.EngagementID] = append(r.accepted[ev.Data.EngagementID], ev)
+	}
+	again := ""
+	if st.Copy > 0 {
+		again = " (sent again)"
+	}
+	r.linef(st.Owner, "send %s%s", describeEvent(ev), again)
+	return nil
+}
+
+// describeEvent prints an event in one line.
+func describeEvent(ev event.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s time=%s", ev.ID, strings.TrimPrefix(string(ev.Type), "engagement."), ev.Data.EngagementID, stamp(ev.Time))
+	if ev.Data.StartsAt != nil {
+		fmt.Fprintf(&b, " startsAt=%s", stamp(*ev.Data.StartsAt))
+	}
+	if ev.Data.EndsAt != nil {
+		fmt.Fprintf(&b, " endsAt=%s", stamp(*ev.Data.EndsAt))
+	}
+	if len(ev.Data.Access) > 0 {
+		fmt.Fprintf(&b, " access=%v", ev.Data.Access)
+	}
+	return b.String()
+}
+
+// crashPlan decides, per person, whether a unit of work crashes and
+// after which of their effects in it (0: it does not).
+func (r *run) crashPlan(p float64, span int, work ...any) func(who string) int {
+	if r.settling || r.opts.calm {
+		return nil
+	}
+	return func(who string) int {
+		id := append([]any{who}, work...)
+		if unit(r.hash(append([]any{"crash"}, id...)...)) >= p {
+			return 0
+		}
+		return 1 + int(r.hash(append([]any{"crash-at"}, id...)...)%uint64(span))
+	}
+}
+
+func (r *run) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.settling {
+		return context.WithTimeout(ctx, settleTimeout)
+	}
+	return context.WithTimeout(ctx, unitDeadline)
+}
+
+// drain hands the worker every message visible now, one at a time, as
+// the host's workers do: acknowledged when done with, rescheduled when it
+// failed, neither when the process crashed or the acknowledgement is lost
+// (its lease then ends and it comes back).
+func (r *run) drain(ctx context.Context) error {
+	for {
+		msgs, err := r.sys.queue.Receive(ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		m := msgs[0]
+		r.deliveries[eventID(m.ID)]++
+		n := r.deliveries[eventID(m.ID)]
+		r.stats.Deliveries++
+		if n > 1 {
+			r.stats.Redeliveries++
+		}
+		r.unit++
+		who := r.byEmail[m.Group]
+		r.linef(who, "deliver %s (delivery %d)", m.ID, n)
+		r.crash.arm(r.crashPlan(crashDeliver, 6, "deliver", m.ID, n))
+		dctx, cancel := r.deadline(ctx)
+		perr := r.sys.handler.Process(dctx, m.Message, r.sys.dead)
+		cancel()
+		if r.crash.dead {
+			r.stats.Crashes++
+			r.linef(who, "  crashed %s; the message comes back when its lease ends", r.crash.at)
+			r.crash.arm(nil)
+			continue
+		}
+		r.crash.arm(nil)
+		switch {
+		case perr != nil:
+			r.stats.Retries++
+			r.failures++
+			r.linef(who, "  failed, to be retried: %v", perr)
+			if err := r.sys.queue.Retry(ctx, m, perr); err != nil {
+				return err
+			}
+		case !r.settling && !r.opts.calm && unit(r.hash("ack", m.ID, n)) < lostAckRate:
+			r.stats.LostAcks++
+			r.linef(who, "  done, but the acknowledgement is lost: it will be delivered again")
+		default:
+			r.linef(who, "  done")
+			if err := r.sys.queue.Ack(ctx, m.ID); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sweep runs a tick or a reconcile through the sweep function's entry.
+func (r *run) sweep(ctx context.Context, s *sweep.Sweeper, mode string, seq int) error {
+	r.unit++
+	p := crashTick
+	if mode == "reconcile" {
+		p = crashRecon
+		r.stats.Reconciles++
+	} else {
+		r.stats.Ticks++
+	}
+	r.crash.arm(r.crashPlan(p, 4, mode, seq))
+	sctx, cancel := r.deadline(ctx)
+	sum, err := s.Run(sctx, sweep.Input{Mode: mode})
+	cancel()
+	dead, at := r.crash.dead, r.crash.at
+	r.crash.arm(nil)
+	if err != nil || sum.Errors > 0 || !sum.Complete {
+		r.failures++
+	}
+	if dead {
+		r.stats.Crashes++
+	}
+	for _, a := range sum.Accounts {
+		who := a.Contractor
+		if who == "" {
+			who = r.label(a.UserID)
+		} else if e, ok := r.byEmail[who]; ok {
+			who = e
+		}
+		r.linef(who, "%s: %s %s %s (%s)", mode, a.Action, who, a.Group, a.Reason)
+	}
+	if dead {
+		r.linef("", "%s crashed %s", mode, at)
+	}
+	if err != nil {
+		r.linef("", "%s stopped: %v", mode, err)
+	}
+	return nil
+}
+
+// admin acts on the tenant directly, as an administrator in the portal
+// does. An action that does not apply (no account, already a member, not
+// enabled, not a guest) is skipped.
+func (r *run) admin(st Step) {
+	e := r.sc.Entity(st.Owner)
+	u, ok := r.sys.tenant.UserByMail(e.Email)
+	gid := Groups[st.Group]
+	did := false
+	switch {
+	case !ok:
+	case st.Admin == AddGhost:
+		did = r.sys.tenant.AddMember(gid, u.ID) == nil
+	case st.Admin == RemoveMember:
+		did = r.sys.tenant.RemoveMember(gid, u.ID) == nil
+	case st.Admin == Disable && u.AccountEnabled:
+		did = r.sys.tenant.SetAccountEnabled(u.ID, false) == nil
+		r.adminDisabled[strings.ToLower(u.ID)] = r.clock.Now()
+	case st.Admin == Convert && strings.EqualFold(u.UserType, "Guest"):
+		did = r.sys.tenant.SetUserType(u.ID, "Member") == nil
+	case st.Admin == Delete:
+		did = r.sys.tenant.DeleteUser(u.ID) == nil
+	}
+	what := st.Admin.String()
+	if st.Admin == AddGhost || st.Admin == RemoveMember {
+		what += " " + st.Group
+	}
+	if !did {
+		r.stats.AdminSkipped++
+		r.linef(e.ID, "admin (skipped, does not apply): %s %s", what, e.ID)
+		return
+	}
+	r.stats.Admin[st.Admin.String()]++
+	r.linef(e.ID, "admin: %s %s (account %s)", what, e.ID, u.ID)
+}
+
+// settle is the final phase: faults cleared and no more crashes or lost
+// acknowledgements. Each round moves the clock past every lease, queue
+// backoff and tick backoff (the first round two hours past the random
+// phase, then an hour and a minute more each round), replays the dead
+// letters (an operator would, once the cause is fixed), drains the queue,
+// and runs tick, reconcile (ghost grace 0) and tick, and drains again.
+// It stops after the first clean round: no message or sweep failed, every
+// sweep completed, and the queue is empty; the checks then judge the world
+// at that round's time. A round that is not clean (stint failed
+// somewhere) leads to another, up to settleRounds; then the world is
+// judged as it is.
+func (r *run) settle(ctx context.Context) error {
+	r.settling, r.faultRate = true, 0
+	r.sys.tenant.ClearFaults()
+	r.clock.Set(T0.Add(Span + SettleGap))
+	for round := 1; round <= settleRounds; round++ {
+		if round > 1 {
+			r.clock.Set(r.clock.Now().Add(time.Hour + time.Minute))
+		}
+		r.stats.SettleRounds = round
+		r.failures = 0
+		r.linef("*", "settle round %d: faults off, no more crashes, clock at %s", round, stamp(r.clock.Now()))
+		dead, err := r.sys.queue.DeadLetters(ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range dead {
+			r.stats.Replayed++
+			r.linef(r.byEmail[d.Group], "replay dead letter %s", d.ID)
+			if err := r.sys.queue.Replay(ctx, d.Seq); err != nil {
+				return err
+			}
+		}
+		for _, f := range []func() error{
+			func() error { return r.drain(ctx) },
+			func() error { return r.sweep(ctx, r.sys.final, "tick", 0) },
+			func() error { return r.sweep(ctx, r.sys.final, "reconcile", 0) },
+			func() error { return r.sweep(ctx, r.sys.final, "tick", 0) },
+			func() error { return r.drain(ctx) },
+		} {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		queued, err := r.sys.queue.Len(ctx)
+		if err != nil {
+			return err
+		}
+		if r.failures == 0 && queued == 0 {
+			return nil
+		}
+		r.linef("*", "settle round %d not clean: %d failures, %d messages queued", round, r.failures, queued)
+	}
+	return nil
+}
+
+// eventID is the event id in a message id (the event's key: its source, a
+// space, its id).
+func eventID(key string) string {
+	if _, id, ok := strings.Cut(key, " "); ok {
+		return id
+	}
+	return key
+}
