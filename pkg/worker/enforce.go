@@ -202,8 +202,7 @@ func (w *enforcement) block(ctx context.Context, keys []string) error {
 	}
 	u, err := w.h.Directory.RemoveAndRead(ctx, w.c.UserID, gids)
 	if fault.Is(err, fault.NotFound) {
-		w.note("account.gone", "the account %s no longer exists in the directory: nothing to remove or block", w.c.UserID)
-		w.c = engagement.Contractor{Key: w.c.Key, Blocked: true, Version: w.c.Version}
+		w.accountGone()
 		return nil
 	}
 	var bulk *engagement.BulkError
@@ -275,13 +274,26 @@ func (w *enforcement) intendToDisable(ctx context.Context) error {
 	return nil
 }
 
-// revoke ends a member's sessions; its sign-in stays as it is.
+// revoke ends a member's sessions; its sign-in stays as it is. An account
+// deleted since it was read has no sessions left to end.
 func (w *enforcement) revoke(ctx context.Context, u engagement.User) error {
-	if err := w.h.Directory.RevokeSessions(ctx, u); err != nil {
+	err := w.h.Directory.RevokeSessions(ctx, u)
+	if fault.Is(err, fault.NotFound) {
+		w.accountGone()
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	w.note("sessions.revoked", "revoked sign-in sessions: no engagement left (a member account keeps sign-in)")
 	return nil
+}
+
+// accountGone forgets an account deleted behind stint's back while its
+// access was ending: nothing is left to remove or block.
+func (w *enforcement) accountGone() {
+	w.note("account.gone", "the account %s no longer exists in the directory: nothing to remove or block", w.c.UserID)
+	w.c = engagement.Contractor{Key: w.c.Key, Blocked: true, Version: w.c.Version, ClaimedBy: w.c.ClaimedBy, ClaimedUntil: w.c.ClaimedUntil}
 }
 
 func userType(u engagement.User) string {

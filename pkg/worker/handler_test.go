@@ -358,3 +358,21 @@ func TestDeletedAccountIsLookedUpAgain(t *testing.T) {
 		t.Errorf("%d invitations, want 2: the first account, and the new one", n)
 	}
 }
+
+// A member account deleted between the read that ends its access and the
+// revocation of its sessions has nothing left to revoke: the end applies,
+// and is not dead-lettered for a 404.
+func TestMemberDeletedWhileItsAccessEnds(t *testing.T) {
+	e := newEnv(t)
+	member := e.tenant.AddUser(sandbox.User{DisplayName: "Ana Lima", Mail: "ana@partner.example", UserType: "Member", AccountEnabled: true})
+	e.handle(t, e.started("s", e.day(-1), e.day(-1), e.day(90)))
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/users/" + member.ID + "/revokeSignInSessions", Status: 404})
+	e.now = e.day(1)
+	if _, err := e.handler.HandleEvent(context.Background(), e.ev("x", event.Ended, e.now, "ENG-1", nil)); err != nil {
+		t.Fatalf("the end of a member deleted meanwhile: %v, want it applied", err)
+	}
+	c, _ := e.ledger.Contractor(context.Background(), "ana@partner.example")
+	if c.UserID != "" || !c.Blocked {
+		t.Errorf("contractor %+v: want the account forgotten, access ended", c)
+	}
+}
