@@ -162,17 +162,19 @@
 //     event.duplicate line per delivery after its first. An event left in
 //     the dead letters after settling breaks this, with its reason.
 //  7. An active contractor can sign in: the account of a contractor with
-//     wanted access is enabled unless an administrator disabled it. One
-//     case is the README's known limitation ("If blocking a guest succeeds
-//     but recording it fails…"): the account was blocked by stint in a
-//     unit of work that then crashed. Such breaks are reported as known
-//     and do not fail the test; any other break of 7 does.
+//     wanted access is enabled unless an administrator disabled it — also
+//     when stint blocked it in a unit of work that then crashed (stint
+//     writes its intention before the PATCH, and a settle that takes over
+//     reads the account from Entra).
 //
 // # What is simplified
 //
 //   - One process, one actor at a time: no concurrency between the worker,
 //     the tick and the reconcile (the SQLite backend; the concurrent
-//     DynamoDB run is to come). A crash kills only the unit in hand.
+//     DynamoDB run is to come). A crash kills only the unit in hand; the
+//     claim it held on its contractor lasts until the fake clock passes
+//     its end (2 min 5 s), and the worker does not wait in real time for a
+//     claim (ClaimWait -1): a held claim here is always a dead unit's.
 //   - The webhook's signature check is not exercised: sends go straight to
 //     the queue after parsing, as the webhook enqueues them.
 //   - Administrators never enable an account, never convert a member to a

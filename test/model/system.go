@@ -159,6 +159,9 @@ func (r *run) start(ctx context.Context) error {
 	}}
 	s.handler = &worker.Handler{
 		Ledger: s.ledger, Directory: dir, Log: log, Now: r.clock.Now,
+		// One actor at a time: a claim still held was left by a unit of
+		// work that crashed, and waits for the fake clock, not real time.
+		ClaimWait: -1,
 		Settings: worker.Settings{
 			Groups:      maps.Clone(Groups),
 			Options:     engagement.Options{DefaultAccess: DefaultAccess, Allowed: slices.Clone(Keys)},
