@@ -130,6 +130,12 @@ type Engagement struct {
 	// State is the status stint last applied to the directory; the tick
 	// compares it with StatusAt to find due transitions.
 	State Status `json:"state"`
+	// RetryAt is set when a settle that had work to do for this engagement
+	// failed (Graph refused, an outage): the tick tries again then, with a
+	// backoff that doubles with Failures, from a minute to an hour. A
+	// successful settle clears both.
+	RetryAt  time.Time `json:"retryAt,omitzero"`
+	Failures int       `json:"failures,omitempty"`
 	// Version is the optimistic-concurrency version: 0 for a record not yet
 	// stored; the ledger bumps it on every write.
 	Version   int64     `json:"version"`
@@ -148,10 +154,15 @@ func (e Engagement) StatusAt(now time.Time) Status {
 	return Pending
 }
 
-// DueAt is when the applied State next has to change, judged from State
-// alone: the start of a granted pending engagement, else its end; zero once
-// ended. The ledger indexes it for the tick's due queries.
+// DueAt is when the tick must next settle the engagement: RetryAt after a
+// failed settle — whatever its State, so a reopened engagement whose grant
+// failed is retried too — else when the applied State next has to change,
+// judged from State alone: the start of a granted pending engagement, else
+// its end; zero once ended. The ledger indexes it for the tick.
 func (e Engagement) DueAt() time.Time {
+	if !e.RetryAt.IsZero() {
+		return e.RetryAt
+	}
 	switch e.State {
 	case Ended:
 		return time.Time{}

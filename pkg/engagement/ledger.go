@@ -27,12 +27,9 @@ type Ledger interface {
 	// ContractorEngagements lists every engagement of a contractor, ended
 	// ones included, ordered by id.
 	ContractorEngagements(ctx context.Context, key string) ([]Engagement, error)
-	// DueStarts lists up to limit records in State pending whose DueAt has
-	// come (a start, or the end of one that never became active), oldest first.
-	DueStarts(ctx context.Context, now time.Time, limit int) ([]Engagement, error)
-	// DueEnds lists up to limit records in State active whose DueAt (their
-	// end) has come, oldest first.
-	DueEnds(ctx context.Context, now time.Time, limit int) ([]Engagement, error)
+	// Due lists up to limit records whose DueAt has come (a start, an end,
+	// a retry after a failed settle), in any State, oldest DueAt first.
+	Due(ctx context.Context, now time.Time, limit int) ([]Engagement, error)
 	// Active yields every record in State active, in no particular order.
 	Active(ctx context.Context) iter.Seq2[Engagement, error]
 

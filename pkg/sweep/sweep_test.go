@@ -294,7 +294,7 @@ func TestReconcileResumesWhereItStopped(t *testing.T) {
 	e.sweeper.Margin = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sum, err := e.sweeper.Run(ctx, sweep.Input{Mode: "reconcile"})
+	sum, err := e.sweeper.Reconcile(ctx, false)
 	if err != nil || sum.Complete || sum.Examined != 0 {
 		t.Fatalf("out of time: %+v, %v; want an incomplete run that examined nothing", sum, err)
 	}
@@ -442,3 +442,79 @@ func TestFailedGhostRemovalKeepsItsGrace(t *testing.T) {
 		t.Errorf("the run after the failure: %+v, want the ghost removed (its grace ran out days ago)", sum)
 	}
 }
+
+// A sweep function given 20 s still settles (its margin shrinks with its
+// time); one given too little to settle anyone fails, saying what to raise.
+func TestShortTimeouts(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "ana@partner.example", e.at(-1), e.at(0.5))
+	e.now = e.at(0.5).Add(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := e.sweeper.Run(ctx, sweep.Input{Mode: "tick"})
+	if err != nil || sum.Expired != 1 || !sum.Complete {
+		t.Errorf("tick with 20 s: %+v, %v; want the end applied", sum, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if _, err := e.sweeper.Run(short, sweep.Input{Mode: "tick"}); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "raise the sweep function's timeout") {
+		t.Errorf("tick with 1 s: %v, want a refusal naming the timeout to raise", err)
+	}
+}
+
+// Contractors whose settle keeps failing leave the due list until their
+// retry time: they never fill the tick's page, and later work still gets
+// done.
+func TestStuckContractorsDoNotStarveTheTick(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.sweeper.Page = 2
+	stuck := []string{"a@stuck.example", "b@stuck.example", "c@stuck.example"}
+	for _, who := range stuck {
+		e.start(t, who, e.at(-10), e.at(1))
+		u, _ := e.tenant.UserByMail(who)
+		// Graph refuses to block them, as it does a guest holding a role.
+		e.tenant.Inject(sandbox.Fault{Method: "PATCH", Path: "/users/" + u.ID, Status: 403})
+	}
+	e.start(t, "ok@fine.example", e.at(-10), e.at(1.5))
+	e.now = e.at(2) // all four are due; the three stuck ones are the oldest
+	first, _ := e.run(t, "tick", false)
+	second, _ := e.run(t, "tick", false)
+	u, in := e.member(t, "ok@fine.example")
+	if in || u.AccountEnabled {
+		t.Errorf("ok@fine.example was not reached past the stuck ones: first tick %+v, second %+v", first, second)
+	}
+	if first.Errors != 2 || second.Errors != 1 || second.Expired != 1 {
+		t.Errorf("ticks: %+v then %+v; want the two oldest failing, then the third failing and ok expired", first, second)
+	}
+	e.tenant.ClearFaults()
+	e.now = e.now.Add(time.Minute) // the stuck ones' retry time
+	e.sweeper.Page = 0
+	if sum, _ := e.run(t, "tick", false); sum.Expired != 3 || sum.Errors != 0 {
+		t.Errorf("tick at the retry time: %+v, want the three stuck ones done", sum)
+	}
+}
+
+// An engagement reopened by an extension whose grant failed stays ended as
+// applied; the tick retries it at its retry time all the same.
+func TestReopenedEngagementWhoseGrantFailedIsRetried(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "rae@partner.example", e.at(-10), e.at(1))
+	e.now = e.at(2)
+	e.run(t, "tick", false) // ended: removed, blocked
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/groups/", Status: 503})
+	ext := event.Event{SpecVersion: "1.0", ID: "x-rae", Source: "hr/test", Type: event.Extended, Time: e.now, Subject: "ENG-rae",
+		Data: event.Data{EngagementID: "ENG-rae", Contractor: event.Contractor{Email: "rae@partner.example"}, EndsAt: ptrTime(e.at(60))}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := e.worker.HandleEvent(ctx, ext); err == nil {
+		t.Fatal("the reopening succeeded though Graph refused the add")
+	}
+	e.tenant.ClearFaults()
+	e.now = e.now.Add(time.Minute)
+	e.run(t, "tick", false)
+	if u, in := e.member(t, "rae@partner.example"); !in || !u.AccountEnabled {
+		t.Errorf("after the retry: member %v, enabled %v; want the reopened engagement granted", in, u.AccountEnabled)
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -1,10 +1,10 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -15,88 +15,92 @@ import (
 // tickPage is how many due records one ledger query returns.
 const tickPage = 500
 
-// retryPrefix marks contractors the tick failed to settle, with the number
-// of failures and when to try again: "3 2026-11-22T10:00:00Z". The wait
-// doubles from a minute to an hour, so a contractor that cannot be settled
-// (a permission missing, an account Graph refuses to block) costs one try
-// an hour, not one a minute.
-const retryPrefix = "tick/retry/"
-
-func parseRetry(v string) (attempts int, next time.Time) {
-	n, at, ok := strings.Cut(v, " ")
-	if !ok {
-		return 0, time.Time{}
-	}
-	attempts, _ = strconv.Atoi(n)
-	next, _ = time.Parse(time.RFC3339, at)
-	return attempts, next
-}
+// DefaultParallel is how many contractors the tick settles at once: each
+// settle waits mostly on Graph, and eight keep a burst of ends well inside
+// Graph's write budget (20 writes a second per app and tenant) while not
+// waiting on one another's round trips.
+const DefaultParallel = 8
 
 // Tick settles every contractor with a due engagement: a start that has
-// come (add to groups, re-enable what stint disabled) or an end that has
+// come (add to groups, re-enable what stint disabled), an end that has
 // passed (remove; block a guest with nothing left, revoke a member's
-// sessions). Its work is driven by the ledger's due index, so quiet
-// engagements cost it nothing.
+// sessions), or a retry after a failed settle. Its work is driven by the
+// ledger's due index, so quiet engagements cost it nothing; an engagement
+// whose settle failed leaves the index until its retry time (doubling from
+// a minute to an hour), so stuck ones never crowd out the rest. A
+// contractor another settle holds is left to that settle.
 func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 	sum := Summary{Mode: "tick", DryRun: dryRun, Complete: true}
 	now := s.Now()
-	var due []engagement.Engagement
-	for _, query := range []func(context.Context, time.Time, int) ([]engagement.Engagement, error){s.Ledger.DueStarts, s.Ledger.DueEnds} {
-		recs, err := query(ctx, now, tickPage)
-		if err != nil {
-			return sum, err
-		}
-		due = append(due, recs...)
-		if len(recs) == tickPage {
-			sum.Complete = false // more next minute
-		}
-	}
-	sum.Examined = len(due)
-	if len(due) == 0 {
-		return sum, nil // the common minute: nothing due, nothing more read
-	}
-	retry, err := s.Ledger.Marks(ctx, retryPrefix)
+	page := cmp.Or(s.Page, tickPage)
+	due, err := s.Ledger.Due(ctx, now, page)
 	if err != nil {
 		return sum, err
 	}
+	if len(due) == page {
+		sum.Complete = false // more next minute
+	}
+	sum.Examined = len(due)
+	var contractors []string
 	seen := map[string]bool{}
 	for _, e := range due {
-		if seen[e.Contractor] {
-			continue
+		if !seen[e.Contractor] {
+			seen[e.Contractor] = true
+			contractors = append(contractors, e.Contractor)
 		}
-		seen[e.Contractor] = true
+	}
+	if dryRun {
+		for _, c := range contractors {
+			s.previewTick(ctx, c, now, &sum)
+		}
+		return sum, nil
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, cmp.Or(s.Parallel, DefaultParallel))
+	for i, contractor := range contractors {
 		if !s.timeLeft(ctx) {
 			sum.Complete = false
+			if i == 0 {
+				return sum, fault.Errorf(fault.Invalid, "sweep: tick: %d contractors are due and the invocation's time ran out before the first: raise the sweep function's timeout (60 s for the tick)", len(contractors))
+			}
 			break
 		}
-		if dryRun {
-			s.previewTick(ctx, e.Contractor, now, &sum)
-			continue
-		}
-		attempts, next := parseRetry(retry[retryPrefix+e.Contractor])
-		if now.Before(next) {
-			continue // failed recently: left alone until its backoff ends
-		}
-		settled, err := s.Worker.Settle(ctx, e.Contractor, "stint:tick", worker.Found{})
-		if worker.IsBusy(err) {
-			continue // another settle holds it, and applies its due transition
-		}
-		if err != nil {
-			sum.Errors++
-			wait := min(time.Minute<<min(attempts, 6), time.Hour)
-			sum.note(Account{Contractor: e.Contractor, Action: "failed", Reason: fmt.Sprintf("%v (next try after %s)", err, wait)})
-			s.Log.WarnContext(ctx, "sweep: tick could not settle a contractor", "contractor", e.Contractor, "code", string(fault.CodeOf(err)), "error", err.Error(), "retry_in", wait.String())
-			if merr := s.Ledger.SetMark(ctx, retryPrefix+e.Contractor, fmt.Sprintf("%d %s", attempts+1, now.Add(wait).UTC().Format(time.RFC3339))); merr != nil {
-				s.Log.WarnContext(ctx, "sweep: backoff not recorded", "contractor", e.Contractor, "error", merr.Error())
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			settled, err := s.Worker.Settle(ctx, contractor, "stint:tick", worker.Found{})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case worker.IsBusy(err):
+				// Another settle holds it, and applies its due transition.
+			case err != nil:
+				sum.Errors++
+				sum.note(Account{Contractor: contractor, Action: "failed", Reason: fmt.Sprintf("%v (tried again %s)", err, retryText(settled.Engagements, now))})
+				s.Log.WarnContext(ctx, "sweep: tick could not settle a contractor", "contractor", contractor, "code", string(fault.CodeOf(err)), "error", err.Error())
+			default:
+				count(&sum, contractor, settled.Plan, settled.Moved, "")
 			}
-			continue
-		}
-		if _, ok := retry[retryPrefix+e.Contractor]; ok {
-			s.Ledger.DeleteMark(ctx, retryPrefix+e.Contractor)
-		}
-		count(&sum, e.Contractor, settled.Plan, settled.Moved, "")
+		}()
 	}
+	wg.Wait()
 	return sum, nil
+}
+
+// retryText says when the tick tries a failed contractor again.
+func retryText(engs []engagement.Engagement, now time.Time) string {
+	var next time.Time
+	for _, e := range engs {
+		if e.RetryAt.After(now) && (next.IsZero() || e.RetryAt.Before(next)) {
+			next = e.RetryAt
+		}
+	}
+	if next.IsZero() {
+		return "at the next tick"
+	}
+	return "after " + next.Sub(now).Round(time.Second).String()
 }
 
 // previewTick reports what settling would do, changing nothing.

@@ -236,27 +236,35 @@ func (h *Handler) settle(ctx context.Context, cl claim, engs []engagement.Engage
 			return Settlement{}, err
 		}
 	}
-	s := Settlement{Plan: engagement.PlanAccess(c, engs, now)}
+	s := Settlement{Plan: engagement.PlanAccess(c, h.configured(engs), now)}
 	var err error
 	c, s.Changes, err = h.enforce(cl.ctx, c, profile(engs), s.Plan, memo)
 	s.Changes = append(recovered, s.Changes...)
 	ch := engagement.Change{Contractor: unclaimed(c)}
 	if err != nil {
-		if e, ok := find(engs, o.dirty); ok {
-			ch.Engagements = append(ch.Engagements, e)
+		// Every engagement that needed this work is retried by the tick,
+		// with a backoff: it leaves the due list until then, so stuck ones
+		// never crowd out the rest.
+		for _, e := range engs {
+			if e.ID == o.dirty || e.StatusAt(now) != e.State || !e.RetryAt.IsZero() {
+				e.Failures++
+				e.RetryAt = now.Add(Backoff(e.Failures))
+				ch.Engagements = append(ch.Engagements, e)
+			}
 		}
 		ch.Audit = o.entries(now, c.Key, o.failed(err), s.Changes, nil)
 	} else {
 		var changed []engagement.Engagement
 		for _, e := range engs {
 			status := e.StatusAt(now)
-			if e.ID != o.dirty && status == e.State {
+			if e.ID != o.dirty && status == e.State && e.RetryAt.IsZero() {
 				continue
 			}
 			if status != e.State {
 				e.State = status
 				s.Moved = append(s.Moved, e)
 			}
+			e.RetryAt, e.Failures = time.Time{}, 0
 			changed = append(changed, e)
 		}
 		ch.Engagements, ch.Seen = changed, o.seen(now)
@@ -289,6 +297,27 @@ func (h *Handler) lost(ctx context.Context, changes []engagement.AuditEntry) {
 	if err := h.Ledger.Append(ctx, changes...); err != nil {
 		h.Log.ErrorContext(ctx, "worker: audit trail not written", "contractor", changes[0].Contractor, "error", err.Error())
 	}
+}
+
+// Backoff is how long the tick waits before retrying an engagement whose
+// settle failed for the n-th time in a row: a minute, doubling, at most an
+// hour — so one that cannot be settled (a permission missing, an account
+// Graph refuses to block) costs a try an hour, not one a minute.
+func Backoff(n int) time.Duration {
+	return min(time.Minute<<min(max(n-1, 0), 6), time.Hour)
+}
+
+// configured is engs with only the access keys the allow-list still has: a
+// key retired from STINT_GROUPS after an engagement was recorded is not
+// granted (stint may no longer touch its group), and does not stop the
+// contractor's other groups.
+func (h *Handler) configured(engs []engagement.Engagement) []engagement.Engagement {
+	out := make([]engagement.Engagement, len(engs))
+	for i, e := range engs {
+		e.Access = slices.DeleteFunc(slices.Clone(e.Access), func(k string) bool { _, ok := h.Settings.Groups[k]; return !ok })
+		out[i] = e
+	}
+	return out
 }
 
 // merged returns engs with the stored versions of those a commit wrote.

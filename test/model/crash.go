@@ -107,18 +107,11 @@ func (l *crashLedger) ContractorEngagements(ctx context.Context, key string) ([]
 	return l.Ledger.ContractorEngagements(ctx, key)
 }
 
-func (l *crashLedger) DueStarts(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
+func (l *crashLedger) Due(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
 	if l.c.dead {
 		return nil, errCrashed
 	}
-	return l.Ledger.DueStarts(ctx, now, limit)
-}
-
-func (l *crashLedger) DueEnds(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
-	if l.c.dead {
-		return nil, errCrashed
-	}
-	return l.Ledger.DueEnds(ctx, now, limit)
+	return l.Ledger.Due(ctx, now, limit)
 }
 
 func (l *crashLedger) Active(ctx context.Context) iter.Seq2[engagement.Engagement, error] {

@@ -34,6 +34,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -216,14 +218,24 @@ func (l *Ledger) batchGet(ctx context.Context, ids []string) ([]engagement.Engag
 	return recs, nil
 }
 
-// DueStarts lists pending records whose due time has come.
-func (l *Ledger) DueStarts(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
-	return l.due(ctx, engagement.Pending, now, limit)
-}
-
-// DueEnds lists active records whose end has come.
-func (l *Ledger) DueEnds(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
-	return l.due(ctx, engagement.Active, now, limit)
+// Due lists the records whose due time has come, oldest first: one query
+// of the index per state, merged.
+func (l *Ledger) Due(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
+	var out []engagement.Engagement
+	for _, state := range []engagement.Status{engagement.Pending, engagement.Active, engagement.Ended} {
+		recs, err := l.due(ctx, state, now, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	slices.SortFunc(out, func(a, b engagement.Engagement) int {
+		return cmp.Or(a.DueAt().Compare(b.DueAt()), strings.Compare(a.ID, b.ID))
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func (l *Ledger) due(ctx context.Context, state engagement.Status, now time.Time, limit int) ([]engagement.Engagement, error) {

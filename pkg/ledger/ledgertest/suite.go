@@ -204,30 +204,34 @@ func testDue(t *testing.T, l engagement.Ledger) {
 		Record("A-running", "b@x.example", engagement.Active, day(-30), day(5)),
 		Record("E-ended", "b@x.example", engagement.Ended, day(-30), day(-20)),
 	)
-	starts, err := l.DueStarts(ctx, now, 0)
+	due, err := l.Due(ctx, now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := idsOf(starts); !slices.Equal(ids, []string{"P-due-early", "P-due-late", "P-ungranted", "P-due-now"}) {
-		t.Errorf("DueStarts = %v, want the due pending records, oldest due first, ties by id", ids)
+	want := []string{"P-due-early", "A-due", "P-due-late", "P-ungranted", "A-due-now", "P-due-now"}
+	if ids := idsOf(due); !slices.Equal(ids, want) {
+		t.Errorf("Due = %v, want %v: the due records of any state, oldest due first, ties by id", ids, want)
 	}
-	ends, err := l.DueEnds(ctx, now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ids := idsOf(ends); !slices.Equal(ids, []string{"A-due", "A-due-now"}) {
-		t.Errorf("DueEnds = %v, want A-due, A-due-now", ids)
-	}
-	if got, _ := l.DueStarts(ctx, now, 2); len(got) != 2 || got[0].ID != "P-due-early" {
-		t.Errorf("DueStarts with limit 2 = %v, want the 2 oldest", idsOf(got))
+	if got, _ := l.Due(ctx, now, 2); !slices.Equal(idsOf(got), want[:2]) {
+		t.Errorf("Due with limit 2 = %v, want the 2 oldest", idsOf(got))
 	}
 
-	// Moving a record out of its state takes it out of the due lists.
+	// Moving a record out of its state takes it out of the due list; a
+	// failed settle's retry puts it back at its retry time, ended or not.
 	e, _ := l.Engagement(ctx, "A-due")
 	e.State = engagement.Ended
 	put(t, l, e)
-	if ends, _ := l.DueEnds(ctx, now, 0); !slices.Equal(idsOf(ends), []string{"A-due-now"}) {
-		t.Errorf("DueEnds after ending A-due = %v, want A-due-now", idsOf(ends))
+	if got, _ := l.Due(ctx, now, 0); slices.Contains(idsOf(got), "A-due") {
+		t.Errorf("Due after ending A-due = %v, want it gone", idsOf(got))
+	}
+	e, _ = l.Engagement(ctx, "A-due")
+	e.RetryAt, e.Failures = now.Add(time.Minute), 1
+	put(t, l, e)
+	if got, _ := l.Due(ctx, now, 0); slices.Contains(idsOf(got), "A-due") {
+		t.Errorf("Due before the retry time = %v, want A-due absent", idsOf(got))
+	}
+	if got, _ := l.Due(ctx, now.Add(time.Minute), 0); !slices.Contains(idsOf(got), "A-due") {
+		t.Errorf("Due at the retry time = %v, want the ended A-due again", idsOf(got))
 	}
 }
 
@@ -502,9 +506,9 @@ func testCommit(t *testing.T, l engagement.Ledger) {
 	if got := details(trail); !slices.Equal(got, []string{"first", "second"}) {
 		t.Errorf("trail = %v, want both entries in order", got)
 	}
-	due, _ := l.DueStarts(ctx, day(6), 0)
+	due, _ := l.Due(ctx, day(6), 0)
 	if !slices.Equal(idsOf(due), []string{"ENG-2"}) {
-		t.Errorf("DueStarts after the commit = %v, want the committed ENG-2", idsOf(due))
+		t.Errorf("Due after the commit = %v, want the committed ENG-2", idsOf(due))
 	}
 }
 

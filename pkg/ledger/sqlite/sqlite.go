@@ -71,6 +71,9 @@ var migrations = []string{
 			json_object('key', json_extract(e.record, '$.source') || ' ' || j.value, 'digest', '',
 				'engagement', e.id, 'outcome', 'applied', 'at', json_extract(e.record, '$.updatedAt'))
 		FROM engagements e, json_each(e.record, '$.eventIds') j;`,
+	// The tick asks for everything due, whatever its state (a retry of a
+	// reopened engagement is due while ended).
+	`CREATE INDEX engagements_due_at ON engagements (due_at, id) WHERE due_at IS NOT NULL;`,
 }
 
 // Ledger is an engagement.Ledger on a SQLite file.
@@ -265,19 +268,10 @@ func (l *Ledger) ContractorEngagements(ctx context.Context, key string) ([]engag
 	return l.engagements(ctx, "SELECT record FROM engagements WHERE contractor = ? ORDER BY id", key)
 }
 
-// DueStarts lists pending records whose due time has come.
-func (l *Ledger) DueStarts(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
-	return l.due(ctx, engagement.Pending, now, limit)
-}
-
-// DueEnds lists active records whose end has come.
-func (l *Ledger) DueEnds(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
-	return l.due(ctx, engagement.Active, now, limit)
-}
-
-func (l *Ledger) due(ctx context.Context, state engagement.Status, now time.Time, limit int) ([]engagement.Engagement, error) {
-	return l.engagements(ctx, `SELECT record FROM engagements WHERE state = ? AND due_at IS NOT NULL AND due_at <= ?
-		ORDER BY due_at, id LIMIT ?`, string(state), now.UnixNano(), limitOrAll(limit))
+// Due lists the records whose due time has come, oldest first.
+func (l *Ledger) Due(ctx context.Context, now time.Time, limit int) ([]engagement.Engagement, error) {
+	return l.engagements(ctx, `SELECT record FROM engagements WHERE due_at IS NOT NULL AND due_at <= ?
+		ORDER BY due_at, id LIMIT ?`, now.UnixNano(), limitOrAll(limit))
 }
 
 // Active yields the records in State active, a page at a time so that a
