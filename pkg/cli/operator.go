@@ -108,6 +108,10 @@ func printSummary(w io.Writer, s sweep.Summary) {
 	if s.DryRun {
 		dry = " (dry run)"
 	}
+	if s.Skipped {
+		fmt.Fprintf(w, "%s: skipped: another %s is running (it holds the lease)\n", s.Mode, s.Mode)
+		return
+	}
 	fmt.Fprintf(w, "%s%s: examined %d, activated %d, expired %d, added %d, removed %d, disabled %d, flagged %d, errors %d\n",
 		s.Mode, dry, s.Examined, s.Activated, s.Expired, s.Added, s.Removed, s.Disabled, s.Flagged, s.Errors)
 	for _, a := range s.Accounts {

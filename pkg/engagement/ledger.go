@@ -56,6 +56,16 @@ type Ledger interface {
 	// Audit reads the trail, oldest first.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 
+	// Lease takes the named lease for holder until until, or keeps it when
+	// holder has it already: it succeeds when the lease is free, expired
+	// at now, or the holder's; otherwise it reports false and leaves it.
+	// The tick and the reconcile run under one each, so that two never
+	// overlap (a schedule firing while a run is still going, several
+	// replicas).
+	Lease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// Release gives a lease back, if holder has it.
+	Release(ctx context.Context, name, holder string) error
+
 	// Marks reads the small named notes whose key starts with prefix (the
 	// reconciler's first sightings of ghosts, its checkpoint).
 	Marks(ctx context.Context, prefix string) (map[string]string, error)

@@ -44,6 +44,9 @@ type Summary struct {
 	// Complete is false when the run stopped at its time limit; the next
 	// run resumes where it stopped.
 	Complete bool `json:"complete"`
+	// Skipped is set when another run of the same mode held the lease:
+	// this one did nothing.
+	Skipped bool `json:"skipped,omitempty"`
 	// Accounts names every account acted on or flagged, with the reason;
 	// at most MaxListed, the rest counted in AccountsOmitted.
 	Accounts        []Account `json:"accounts"`
@@ -132,15 +135,28 @@ func (s *Sweeper) Run(ctx context.Context, in Input) (Summary, error) {
 		}
 		ctx = context.WithValue(ctx, budgetKey{}, budget)
 	}
+	if in.Mode != "tick" && in.Mode != "reconcile" {
+		return Summary{}, fmt.Errorf(`sweep: mode %q: want {"mode":"tick"} or {"mode":"reconcile"}`, in.Mode)
+	}
+	if !in.DryRun {
+		var release func()
+		var held bool
+		var err error
+		if ctx, release, held, err = s.holdLease(ctx, in.Mode); err != nil {
+			return Summary{Mode: in.Mode}, err
+		}
+		defer release()
+		if !held {
+			s.Log.InfoContext(ctx, "sweep: another run holds the lease; nothing done", "mode", in.Mode)
+			return Summary{Mode: in.Mode, Skipped: true, Accounts: []Account{}}, nil
+		}
+	}
 	var sum Summary
 	var err error
-	switch in.Mode {
-	case "tick":
+	if in.Mode == "tick" {
 		sum, err = s.Tick(ctx, in.DryRun)
-	case "reconcile":
+	} else {
 		sum, err = s.Reconcile(ctx, in.DryRun)
-	default:
-		return Summary{}, fmt.Errorf(`sweep: mode %q: want {"mode":"tick"} or {"mode":"reconcile"}`, in.Mode)
 	}
 	sum.Seconds = time.Since(start).Seconds()
 	if sum.Accounts == nil {

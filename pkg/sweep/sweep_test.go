@@ -518,3 +518,20 @@ func TestReopenedEngagementWhoseGrantFailedIsRetried(t *testing.T) {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+// Two ticks never overlap: one started while another holds the lease does
+// nothing, and says so.
+func TestOneTickAtATime(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	if ok, err := e.ledger.Lease(context.Background(), "sweep/tick", "another-run", e.now, e.now.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("lease: %v, %v", ok, err)
+	}
+	sum, _ := e.run(t, "tick", false)
+	if !sum.Skipped {
+		t.Errorf("a tick while another holds the lease: %+v, want skipped", sum)
+	}
+	e.now = e.now.Add(2 * time.Minute) // the other run died: its lease expired
+	if sum, _ := e.run(t, "tick", false); sum.Skipped {
+		t.Errorf("a tick after the lease expired: %+v, want it run", sum)
+	}
+}

@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -319,6 +321,46 @@ func TestBlockWhoseAnswerWasLostIsStints(t *testing.T) {
 		}
 		if ana := e.ana(t); !ana.AccountEnabled {
 			t.Error("a new engagement did not re-enable the account stint had disabled")
+		}
+	})
+}
+
+// An engagement that has had 10,000 events (1,000 on DynamoDB, whose local
+// server is slow) is as small as after its first: which events were
+// handled is kept beside the record, one note each, never in it.
+func TestTenThousandEventsKeepTheRecordSmall(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		n := 10_000
+		if _, ok := e.handler.Ledger.(*dynamo.Ledger); ok {
+			n = 1_000
+		}
+		if testing.Short() {
+			n = 100
+		}
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s", at(-1), at(-1), at(30))); err != nil {
+			t.Fatal(err)
+		}
+		first, _ := e.handler.Ledger.Engagement(context.Background(), "ENG-1")
+		for i := range n {
+			ext := e.ev(fmt.Sprintf("x-%05d", i), event.Extended, at(-1).Add(time.Duration(i+1)*time.Second), "ENG-1",
+				func(d *event.Data) { end := at(30).Add(time.Duration(i) * time.Minute); d.EndsAt = &end })
+			if err := e.apply(t, ext); err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+		}
+		last, _ := e.handler.Ledger.Engagement(context.Background(), "ENG-1")
+		a, _ := json.Marshal(first)
+		b, _ := json.Marshal(last)
+		if len(b) > len(a)+64 {
+			t.Errorf("the record grew from %d to %d bytes over %d events", len(a), len(b), n)
+		}
+		if _, err := e.handler.Ledger.Seen(context.Background(), "hr/test x-00000"); err != nil {
+			t.Errorf("the first extension is not noted as handled: %v", err)
+		}
+		if res, err := e.handler.HandleEvent(context.Background(), e.ev("x-00000", event.Extended, at(-1).Add(time.Second), "ENG-1",
+			func(d *event.Data) { end := at(30); d.EndsAt = &end })); err != nil || res.Outcome != engagement.Duplicate {
+			t.Errorf("the first extension again: %+v, %v; want a duplicate", res, err)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -28,6 +29,10 @@ import (
 //   - A panic is recovered and counts as a transient failure of its message;
 //     SQS's redrive policy moves a message that keeps failing to the
 //     dead-letter queue after its maximum receive count.
+//   - No message is started within the invocation's last moments (a tenth
+//     of its time, at most 10 s): those left are listed for redelivery,
+//     rather than cut off half-way when the function times out — which
+//     would fail the whole batch.
 type SQSHandler struct {
 	Events      *Handler
 	DeadLetters engagement.DeadLetters
@@ -56,6 +61,7 @@ func (s *SQSHandler) Handle(ctx context.Context, batch events.SQSEvent) (events.
 		failures []events.SQSBatchItemFailure
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, max(s.Concurrency, 1))
+		stop     = stopAt(ctx)
 	)
 	for _, group := range groups {
 		wg.Add(1)
@@ -63,7 +69,7 @@ func (s *SQSHandler) Handle(ctx context.Context, batch events.SQSEvent) (events.
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			for i, m := range group {
-				if s.handle(ctx, m) {
+				if time.Now().Before(stop) && s.handle(ctx, m) {
 					continue
 				}
 				mu.Lock()
@@ -77,6 +83,16 @@ func (s *SQSHandler) Handle(ctx context.Context, batch events.SQSEvent) (events.
 	}
 	wg.Wait()
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// stopAt is when no new message may start: a tenth of the invocation's
+// time before its deadline, at most 10 s (never, without a deadline).
+func stopAt(ctx context.Context) time.Time {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return time.Now().Add(24 * time.Hour)
+	}
+	return deadline.Add(-min(time.Until(deadline)/10, 10*time.Second))
 }
 
 // handle reports whether the message is done with (applied, or

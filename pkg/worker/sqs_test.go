@@ -147,3 +147,30 @@ func TestSQSTransientFailureHoldsBackTheContractorsLaterMessages(t *testing.T) {
 		t.Errorf("BatchItemFailures = %v, want a1 (failed) and a2 (held back, in order)", failed)
 	}
 }
+
+// In an invocation's last moments no message is started: those left are
+// listed for redelivery, and the ones done are not.
+func TestSQSStopsStartingNearTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	e.tenant.SetLatency(300 * time.Millisecond)
+	h := &worker.SQSHandler{Events: e.handler, DeadLetters: &deadLetters{}, Concurrency: 1, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var batch []events.SQSMessage
+	for i := range 6 {
+		batch = append(batch, sqsMessage(fmt.Sprint("m", i), e.startedFor(fmt.Sprint("s", i), fmt.Sprintf("n%d@vendor.example", i)), ""))
+	}
+	resp, err := h.Handle(ctx, events.SQSEvent{Records: batch})
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("Handle = %v, context %v; want it back before the deadline", err, ctx.Err())
+	}
+	applied := 0
+	for i := range 6 {
+		if u, ok := e.tenant.UserByMail(fmt.Sprintf("n%d@vendor.example", i)); ok && len(e.memberOf(u.ID)) == 1 {
+			applied++
+		}
+	}
+	if applied == 0 || applied == 6 || applied+len(resp.BatchItemFailures) != 6 {
+		t.Errorf("%d applied, %d listed for redelivery; want some applied and the rest listed, none cut off", applied, len(resp.BatchItemFailures))
+	}
+}

@@ -76,7 +76,7 @@ func (l *Ledger) Commit(ctx context.Context, ch engagement.Change) (engagement.C
 	}
 	stored := c
 	stored.Version, stored.UpdatedAt = c.Version+1, now
-	item := key("C#"+c.Key, "-")
+	item := contractorKey(c.Key)
 	item["pending"] = s(string(log))
 	if err := l.put(ctx, item, stored, stored.Version, c.Version, "contractor "+c.Key); err != nil {
 		return c, nil, err
@@ -119,7 +119,7 @@ func (l *Ledger) rollForward(ctx context.Context, c engagement.Contractor, p pen
 		}
 	}
 	for _, a := range p.Audit {
-		if err := l.putOnce(ctx, key("A#"+a.Contractor, a.ID), a, "audit entry "+a.ID); err != nil {
+		if err := l.putOnce(ctx, auditKey(a), a, "audit entry "+a.ID); err != nil {
 			return err
 		}
 	}

@@ -18,7 +18,10 @@
 //
 // The "by-due" global secondary index (HASH state, RANGE due, where due is
 // "<UTC time, fixed width>#<id>") serves the tick's due queries and the
-// reconciler's list of active records. It is sparse: ended records leave it.
+// reconciler's list of active records. It is sparse: ended records leave it
+// (unless a retry is due). Contractor records and audit entries are listed
+// through it too (state "contractor#NN" / "audit#NN", due their key / id;
+// see listing.go), so nothing scans the table.
 // Index reads are eventually consistent, which costs the tick at most one
 // round and the reconciler nothing (it has a grace period).
 //
@@ -88,6 +91,16 @@ func New(ctx context.Context, db *dynamodb.Client, table string) (*Ledger, error
 		return nil, fault.Errorf(fault.Invalid, "dynamodb ledger: empty table name (want dynamodb://stint-ledger)")
 	}
 	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table}); err != nil {
+		// At start-up a missing table or permission is a configuration to
+		// fix, not an outage to wait out.
+		var missing *types.ResourceNotFoundException
+		var api smithy.APIError
+		switch {
+		case errors.As(err, &missing):
+			return nil, fault.Errorf(fault.Invalid, "dynamodb ledger: table %q does not exist (%v): create it first (see infra/)", table, err)
+		case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
+			return nil, fault.Errorf(fault.Unauthorized, "dynamodb ledger: table %q: access denied (%v): grant this function's role the DynamoDB actions in infra/", table, err)
+		}
 		return nil, classify(fmt.Errorf("dynamodb ledger: table %q: %w", table, err), table)
 	}
 	return &Ledger{db: db, table: table, now: time.Now}, nil
@@ -293,34 +306,6 @@ func (l *Ledger) query(ctx context.Context, state engagement.Status, bound *stri
 	}
 }
 
-// Contractors scans for every contractor record.
-func (l *Ledger) Contractors(ctx context.Context) iter.Seq2[engagement.Contractor, error] {
-	return func(yield func(engagement.Contractor, error) bool) {
-		pages := dynamodb.NewScanPaginator(l.db, &dynamodb.ScanInput{
-			TableName:                 &l.table,
-			FilterExpression:          aws.String("begins_with(pk, :c) AND sk = :dash"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":c": s("C#"), ":dash": s("-")},
-		})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				yield(engagement.Contractor{}, classify(fmt.Errorf("dynamodb ledger: scan contractors: %w", err), l.table))
-				return
-			}
-			for _, item := range page.Items {
-				var c engagement.Contractor
-				if err := decode(item, &c); err != nil {
-					yield(c, err)
-					return
-				}
-				if !yield(c, nil) {
-					return
-				}
-			}
-		}
-	}
-}
-
 // Marks queries the notes whose key starts with prefix.
 func (l *Ledger) Marks(ctx context.Context, prefix string) (map[string]string, error) {
 	out := map[string]string{}
@@ -382,7 +367,7 @@ func (l *Ledger) PutContractor(ctx context.Context, c engagement.Contractor) (en
 	}
 	stored := c
 	stored.Version, stored.UpdatedAt = c.Version+1, l.now().UTC()
-	if err := l.put(ctx, key("C#"+c.Key, "-"), stored, stored.Version, c.Version, "contractor "+c.Key); err != nil {
+	if err := l.put(ctx, contractorKey(c.Key), stored, stored.Version, c.Version, "contractor "+c.Key); err != nil {
 		return c, err
 	}
 	return stored, nil
@@ -398,7 +383,7 @@ func (l *Ledger) Append(ctx context.Context, entries ...engagement.AuditEntry) e
 			a.At = l.now()
 		}
 		a.At = a.At.UTC()
-		item := key("A#"+a.Contractor, a.ID)
+		item := auditKey(a)
 		body, err := json.Marshal(a)
 		if err != nil {
 			return fmt.Errorf("dynamodb ledger: encode audit entry: %w", err)
@@ -412,54 +397,6 @@ func (l *Ledger) Append(ctx context.Context, entries ...engagement.AuditEntry) e
 		}
 	}
 	return nil
-}
-
-// Audit reads the trail of one contractor by query, or all of it by scan,
-// oldest first.
-func (l *Ledger) Audit(ctx context.Context, q engagement.AuditQuery) ([]engagement.AuditEntry, error) {
-	var items []map[string]types.AttributeValue
-	if q.Contractor != "" {
-		pages := dynamodb.NewQueryPaginator(l.db, &dynamodb.QueryInput{
-			TableName:                 &l.table,
-			KeyConditionExpression:    aws.String("pk = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("A#" + q.Contractor)},
-			ConsistentRead:            aws.Bool(true),
-		})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, classify(fmt.Errorf("dynamodb ledger: read audit of %s: %w", q.Contractor, err), l.table)
-			}
-			items = append(items, page.Items...)
-		}
-	} else {
-		pages := dynamodb.NewScanPaginator(l.db, &dynamodb.ScanInput{
-			TableName:                 &l.table,
-			FilterExpression:          aws.String("begins_with(pk, :a)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":a": s("A#")},
-			ConsistentRead:            aws.Bool(true),
-		})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, classify(fmt.Errorf("dynamodb ledger: scan audit: %w", err), l.table)
-			}
-			items = append(items, page.Items...)
-		}
-	}
-	out := make([]engagement.AuditEntry, 0, len(items))
-	for _, item := range items {
-		var a engagement.AuditEntry
-		if err := decode(item, &a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[len(out)-q.Limit:]
-	}
-	return out, nil
 }
 
 func (l *Ledger) get(ctx context.Context, k map[string]types.AttributeValue, into any) (bool, error) {
@@ -514,6 +451,13 @@ func decode(item map[string]types.AttributeValue, into any) error {
 
 // classify maps DynamoDB's errors onto stint's codes. The SDK has already
 // retried throttling and 5xx by the time an error reaches here.
+//
+// A missing table or a denied action while running (the table deleted, an
+// IAM policy changed) is transient: every event would fail alike, and
+// dead-lettering the whole stream for a configuration fixed minutes later
+// would lose the order of events. They are retried; the queue's redrive
+// policy and its alarm catch one that lasts. (At start-up, New refuses
+// them at once.)
 func classify(err error, table string) error {
 	var (
 		missing *types.ResourceNotFoundException
@@ -525,15 +469,21 @@ func classify(err error, table string) error {
 	case errors.As(err, &failed):
 		return fault.Wrap(fault.Conflict, err)
 	case errors.As(err, &missing):
-		return fault.Errorf(fault.Invalid, "%w (create table %q first: see infra/)", err, table)
+		return fault.Errorf(fault.Transient, "%w (table %q is missing: create it, see infra/; retried meanwhile)", err, table)
 	case errors.As(err, &api):
 		switch api.ErrorCode() {
 		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
 			"InternalServerError", "ServiceUnavailable", "LimitExceededException":
 			return fault.Wrap(fault.Transient, err)
-		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
+		case "AccessDeniedException":
+			return fault.Errorf(fault.Transient, "%w (grant this function's role the DynamoDB actions in infra/; retried meanwhile)", err)
+		case "UnrecognizedClientException", "InvalidSignatureException",
 			"ExpiredTokenException", "MissingAuthenticationTokenException":
 			return fault.Wrap(fault.Unauthorized, err)
+		case "ValidationException":
+			// An item over DynamoDB's 400 KB, or a request stint built
+			// wrong: retrying cannot help.
+			return fault.Errorf(fault.Invalid, "%w (DynamoDB refused the request as invalid: an item over its 400 KB limit?)", err)
 		}
 		return err
 	case errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded):

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger/dynamo"
@@ -52,7 +54,38 @@ func TestMissingTableIsAClearError(t *testing.T) {
 	if !fault.Is(err, fault.Invalid) {
 		t.Fatalf("New(missing table) error = %v, want invalid", err)
 	}
-	if want := `create table "no-such-table" first`; !strings.Contains(err.Error(), want) {
+	if want := `table "no-such-table" does not exist`; !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to say %q", err, want)
+	}
+}
+
+// A table that goes missing while stint runs (or a permission revoked) is
+// retried, not dead-lettered with every event of the stream.
+func TestMissingTableWhileRunningIsTransient(t *testing.T) {
+	ctx := context.Background()
+	table := dynalite.Table(t)
+	if err := dynamo.CreateTable(ctx, server.Client(), table); err != nil {
+		t.Fatal(err)
+	}
+	l, err := dynamo.New(ctx, server.Client(), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Client().DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &table}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Contractor(ctx, "ana@x.example"); !fault.Is(err, fault.Transient) {
+		t.Errorf("a read after the table was deleted: %v, want transient", err)
+	}
+}
+
+// A write DynamoDB refuses as invalid (here an item over its 400 KB) is a
+// permanent error, named as such, not an unclassified one to retry.
+func TestOversizeItemIsInvalid(t *testing.T) {
+	l := openFresh(t)
+	big := engagement.Contractor{Key: "big@x.example", Granted: []string{strings.Repeat("k", 450_000)}}
+	_, _, err := l.Commit(context.Background(), engagement.Change{Contractor: big})
+	if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "400 KB") {
+		t.Errorf("an oversize item: %v, want invalid, naming DynamoDB's limit", err)
 	}
 }

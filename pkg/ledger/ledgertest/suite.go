@@ -52,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"marks", testMarks},
 		{"a commit stores a settle and its trail", testCommit},
 		{"a commit with one stale version stores nothing", testCommitAllOrNothing},
+		{"leases", testLeases},
+		{"eight holders race for a lease and exactly one wins", testLeaseRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,5 +545,58 @@ func testCommitAllOrNothing(t *testing.T, l engagement.Ledger) {
 		if got, _ := l.ContractorEngagements(ctx, key); !slices.Equal(idsOf(got), []string{"ENG-1"}) {
 			t.Errorf("%s: engagements = %v, want ENG-1 alone", name, idsOf(got))
 		}
+	}
+}
+
+func testLeases(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	now := t0
+	take := func(holder string, at time.Time, want bool) {
+		t.Helper()
+		got, err := l.Lease(ctx, "tick", holder, at, at.Add(time.Minute))
+		if err != nil || got != want {
+			t.Errorf("Lease(tick, %s at %s) = %v, %v; want %v", holder, at.Format("15:04:05"), got, err, want)
+		}
+	}
+	take("a", now, true)
+	take("b", now.Add(30*time.Second), false) // a holds it
+	take("a", now.Add(30*time.Second), true)  // a renews it, till +90 s
+	take("b", now.Add(80*time.Second), false) // still a's
+	take("b", now.Add(100*time.Second), true) // a's expired
+	if ok, _ := l.Lease(ctx, "reconcile", "a", now, now.Add(time.Minute)); !ok {
+		t.Error("leases by other names are separate")
+	}
+	if err := l.Release(ctx, "tick", "a"); err != nil { // not a's: nothing happens
+		t.Fatal(err)
+	}
+	take("c", now.Add(110*time.Second), false)
+	if err := l.Release(ctx, "tick", "b"); err != nil {
+		t.Fatal(err)
+	}
+	take("c", now.Add(110*time.Second), true)
+}
+
+func testLeaseRace(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	const holders = 8
+	var wg sync.WaitGroup
+	won := make([]bool, holders)
+	start := make(chan struct{})
+	for i := range holders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, err := l.Lease(ctx, "tick", fmt.Sprint("holder-", i), t0, t0.Add(time.Minute))
+			if err != nil {
+				t.Errorf("holder %d: %v", i, err)
+			}
+			won[i] = ok
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if n := len(slices.DeleteFunc(slices.Clone(won), func(b bool) bool { return !b })); n != 1 {
+		t.Errorf("%d holders took the lease, want exactly one", n)
 	}
 }

@@ -74,6 +74,7 @@ var migrations = []string{
 	// The tick asks for everything due, whatever its state (a retry of a
 	// reopened engagement is due while ended).
 	`CREATE INDEX engagements_due_at ON engagements (due_at, id) WHERE due_at IS NOT NULL;`,
+	`CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);`,
 }
 
 // Ledger is an engagement.Ledger on a SQLite file.
