@@ -114,8 +114,9 @@ func (r *reconcileRun) read() error {
 		if err != nil {
 			return err
 		}
+		r.byKey[c.Key] = c // an active contractor without an account is settled too
 		if c.UserID != "" {
-			r.byUser[c.UserID], r.byKey[c.Key] = c, c
+			r.byUser[c.UserID] = c
 		}
 	}
 	for e, err := range r.s.Ledger.Active(r.ctx) {

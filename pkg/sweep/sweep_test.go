@@ -535,3 +535,21 @@ func TestOneTickAtATime(t *testing.T) {
 		t.Errorf("a tick after the lease expired: %+v, want it run", sum)
 	}
 }
+
+// An active contractor whose account was deleted, and whose re-invitation
+// by the reconcile failed, is invited again by the tick at its retry time.
+func TestFailedReinvitationIsRetried(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	e.start(t, "del@partner.example", e.at(-1), e.at(60))
+	u, _ := e.tenant.UserByMail("del@partner.example")
+	e.tenant.DeleteUser(u.ID)
+	e.tenant.Inject(sandbox.Fault{Method: "POST", Path: "/invitations", Status: 403, Times: 1})
+	if sum, _ := e.run(t, "reconcile", false); sum.Errors != 1 {
+		t.Fatalf("reconcile with the invitation refused: %+v, want one failure", sum)
+	}
+	e.now = e.now.Add(time.Minute)
+	e.run(t, "tick", false)
+	if _, in := e.member(t, "del@partner.example"); !in {
+		t.Error("the contractor was not invited again and given her group")
+	}
+}

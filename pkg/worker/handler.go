@@ -242,11 +242,13 @@ func (h *Handler) settle(ctx context.Context, cl claim, engs []engagement.Engage
 	s.Changes = append(recovered, s.Changes...)
 	ch := engagement.Change{Contractor: unclaimed(c)}
 	if err != nil {
-		// Every engagement that needed this work is retried by the tick,
-		// with a backoff: it leaves the due list until then, so stuck ones
-		// never crowd out the rest.
+		// Every engagement that needed this work — the event's, those due,
+		// and every one not over, whose access the failed work was to make
+		// right (an account to invite again, a group to put back) — is
+		// retried by the tick, with a backoff: it leaves the due list until
+		// then, so stuck ones never crowd out the rest.
 		for _, e := range engs {
-			if e.ID == o.dirty || e.StatusAt(now) != e.State || !e.RetryAt.IsZero() {
+			if e.ID == o.dirty || e.StatusAt(now) != e.State || e.State != engagement.Ended || !e.RetryAt.IsZero() {
 				e.Failures++
 				e.RetryAt = now.Add(Backoff(e.Failures))
 				ch.Engagements = append(ch.Engagements, e)
