@@ -128,35 +128,39 @@ func IsBusy(err error) bool {
 // in line with the account as Entra holds it: its groups, its sign-in, or
 // its absence. A disabled guest was disabled by stint when the record says
 // so, or when the dead settle had written that it was about to; otherwise
-// by an administrator, and stint will not re-enable it.
+// by an administrator, and stint will not re-enable it. When the recorded
+// account is gone, or none was recorded, the person is looked up: the dead
+// settle may have invited them (afresh).
 func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email string) (engagement.Contractor, []engagement.AuditEntry, error) {
 	var log []engagement.AuditEntry
 	note := func(action, format string, args ...any) {
 		log = append(log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
-	}
-	if c.UserID == "" && email != "" {
-		// The dead settle may have invited the person.
-		u, err := h.Directory.FindUser(ctx, email)
-		switch {
-		case fault.Is(err, fault.NotFound):
-			return c, log, nil
-		case err != nil:
-			return c, log, err
-		}
-		c.UserID, c.Guest = u.ID, u.Guest
-	}
-	if c.UserID == "" {
-		return c, log, nil
 	}
 	keys := slices.Sorted(maps.Keys(h.Settings.Groups))
 	gids := make([]string, len(keys))
 	for i, k := range keys {
 		gids[i] = h.Settings.Groups[k]
 	}
-	u, in, err := h.Directory.Account(ctx, c.UserID, gids)
+	var u engagement.User
+	var in []string
+	err := fault.Errorf(fault.NotFound, "no account recorded")
+	if c.UserID != "" {
+		u, in, err = h.Directory.Account(ctx, c.UserID, gids)
+		if fault.Is(err, fault.NotFound) {
+			note("user.gone", "took over an interrupted settle: account %s no longer exists", c.UserID)
+			c = engagement.Contractor{Key: c.Key, Version: c.Version, ClaimedBy: c.ClaimedBy, ClaimedUntil: c.ClaimedUntil}
+		}
+	}
+	if fault.Is(err, fault.NotFound) && email != "" {
+		var found engagement.User
+		found, err = h.Directory.FindUser(ctx, email)
+		if err == nil {
+			c.UserID, c.Guest = found.ID, found.Guest
+			u, in, err = h.Directory.Account(ctx, c.UserID, gids)
+		}
+	}
 	if fault.Is(err, fault.NotFound) {
-		note("user.gone", "took over an interrupted settle: account %s no longer exists", c.UserID)
-		return engagement.Contractor{Key: c.Key, Version: c.Version, ClaimedBy: c.ClaimedBy, ClaimedUntil: c.ClaimedUntil}, log, nil
+		return c, log, nil // nobody to take over: the plan starts from nothing
 	}
 	if err != nil {
 		return c, log, err
@@ -180,7 +184,7 @@ func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email s
 		c.Blocked = true // disabled, not by stint
 	}
 	c.Disabling = false
-	note("settle.took_over", "took over an interrupted settle: the account is %s, in %v", enabledWord(u.Enabled), c.Granted)
+	note("settle.took_over", "took over an interrupted settle: account %s is %s, in %v", c.UserID, enabledWord(u.Enabled), c.Granted)
 	return c, log, nil
 }
 

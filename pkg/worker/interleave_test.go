@@ -364,3 +364,42 @@ func TestTenThousandEventsKeepTheRecordSmall(t *testing.T) {
 		}
 	})
 }
+
+// dying is the directory of a settle that dies right after an invitation
+// went through: its caller never hears back.
+type dying struct {
+	engagement.Directory
+	invited chan struct{}
+}
+
+func (d dying) Invite(ctx context.Context, inv engagement.Invitation) (engagement.User, error) {
+	d.Directory.Invite(ctx, inv)
+	close(d.invited)
+	select {} // the process is gone
+}
+
+// A settle dies right after re-inviting a contractor whose account was
+// deleted; by the time another takes over, the engagement has ended: the
+// new account, which no record names, is found and blocked.
+func TestTakeOverFindsAnAccountTheDeadSettleInvited(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-1), at(-1), at(1))); err != nil {
+			t.Fatal(err)
+		}
+		e.tenant.DeleteUser(e.ana(t).ID)
+		real := e.handler.Directory
+		d := dying{Directory: real, invited: make(chan struct{})}
+		e.handler.Directory = d
+		go e.handler.Settle(context.Background(), "ana@partner.example", "stint:reconcile", worker.Found{Missing: []string{"contractor-access"}})
+		<-d.invited
+		e.handler.Directory = real
+		e.now = at(1.1) // the engagement has ended; the dead settle's claim too
+		if err := e.settle(t); err != nil {
+			t.Fatalf("the settle that takes over: %v", err)
+		}
+		if ana := e.ana(t); ana.AccountEnabled || len(e.memberOf(ana.ID)) != 0 {
+			t.Errorf("the account the dead settle invited: enabled %v, groups %v; want blocked, in no group", ana.AccountEnabled, e.memberOf(ana.ID))
+		}
+	})
+}
