@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra/entratest"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
@@ -36,4 +38,54 @@ func BenchmarkReconcile100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(requests)/float64(b.N)/100, "requests/1000members")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
+}
+
+// BenchmarkTickFiveThousandEnds ends 5,000 guests at once (each in one
+// group) in one tick, against the sandbox with 50 ms of latency on every
+// Graph request and without Graph's write budget, and reports the wall
+// time beside the floor that budget sets: 20 writes a second per app and
+// tenant, two writes (the removal in the remove-and-read $batch, the
+// block) per guest.
+func BenchmarkTickFiveThousandEnds(b *testing.B) {
+	const n = 5000
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnv(b, entratest.Options{MaxRetries: 10})
+		cg := e.groups["contractor-access"]
+		ctx := context.Background()
+		for i := range n {
+			key := fmt.Sprintf("g%04d@ends.example", i)
+			u := e.tenant.AddUser(sandbox.User{Mail: key, UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
+			if err := e.tenant.AddMember(cg, u.ID); err != nil {
+				b.Fatal(err)
+			}
+			eng := engagement.Engagement{ID: fmt.Sprintf("E-%04d", i), Contractor: key, Email: key, Access: []string{"contractor-access"},
+				StartsAt: e.at(-10), EndsAt: e.at(0.5), Started: true, State: engagement.Active}
+			c := engagement.Contractor{Key: key, UserID: u.ID, Guest: true, Granted: []string{"contractor-access"}}
+			if _, _, err := e.ledger.Commit(ctx, engagement.Change{Contractor: c, Engagements: []engagement.Engagement{eng}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		e.tenant.SetLatency(50 * time.Millisecond)
+		e.now = e.at(0.5).Add(time.Second)
+		before := len(e.tenant.GraphRequests())
+		b.StartTimer()
+		start := time.Now()
+		sum, err := e.sweeper.Run(ctx, sweep.Input{Mode: "tick"})
+		wall := time.Since(start)
+		b.StopTimer()
+		if err != nil || sum.Expired != n || sum.Errors != 0 {
+			b.Fatalf("tick: expired %d, errors %d, %v", sum.Expired, sum.Errors, err)
+		}
+		writes := 0
+		for _, r := range e.tenant.GraphRequests()[before:] {
+			if r.Method != "GET" {
+				writes++
+			}
+		}
+		b.ReportMetric(wall.Seconds(), "s/5000ends")
+		b.ReportMetric(float64(2*n)/20, "s-floor-at-20writes/s")
+		b.ReportMetric(float64(writes)/n, "requests-written/guest")
+		b.StartTimer()
+	}
 }

@@ -33,36 +33,53 @@ func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 	sum := Summary{Mode: "tick", DryRun: dryRun, Complete: true}
 	now := s.Now()
 	page := cmp.Or(s.Page, tickPage)
-	due, err := s.Ledger.Due(ctx, now, page)
-	if err != nil {
-		return sum, err
-	}
-	if len(due) == page {
-		sum.Complete = false // more next minute
-	}
-	sum.Examined = len(due)
-	var contractors []string
 	seen := map[string]bool{}
-	for _, e := range due {
-		if !seen[e.Contractor] {
-			seen[e.Contractor] = true
-			contractors = append(contractors, e.Contractor)
+	for {
+		due, err := s.Ledger.Due(ctx, now, page)
+		if err != nil {
+			return sum, err
+		}
+		var contractors []string
+		for _, e := range due {
+			if !seen[e.Contractor] {
+				seen[e.Contractor] = true
+				contractors = append(contractors, e.Contractor)
+			}
+		}
+		sum.Examined += len(contractors)
+		if dryRun {
+			for _, c := range contractors {
+				s.previewTick(ctx, c, now, &sum)
+			}
+			sum.Complete = len(due) < page
+			return sum, nil
+		}
+		if err := s.settleAll(ctx, contractors, now, &sum); err != nil {
+			return sum, err
+		}
+		// A full page may hide more due work behind it: read on while
+		// there is time, and new contractors come up (settled records
+		// leave the due list; one being settled elsewhere stays, seen).
+		if len(due) < page || len(contractors) == 0 {
+			return sum, nil
+		}
+		if !s.timeLeft(ctx) {
+			sum.Complete = false
+			return sum, nil
 		}
 	}
-	if dryRun {
-		for _, c := range contractors {
-			s.previewTick(ctx, c, now, &sum)
-		}
-		return sum, nil
-	}
+}
+
+// settleAll settles contractors, DefaultParallel at a time, into sum.
+func (s *Sweeper) settleAll(ctx context.Context, contractors []string, now time.Time, sum *Summary) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, cmp.Or(s.Parallel, DefaultParallel))
 	for i, contractor := range contractors {
 		if !s.timeLeft(ctx) {
 			sum.Complete = false
-			if i == 0 {
-				return sum, fault.Errorf(fault.Invalid, "sweep: tick: %d contractors are due and the invocation's time ran out before the first: raise the sweep function's timeout (60 s for the tick)", len(contractors))
+			if i == 0 && sum.Activated+sum.Expired+sum.Errors == 0 {
+				return fault.Errorf(fault.Invalid, "sweep: tick: %d contractors are due and the invocation's time ran out before the first: raise the sweep function's timeout (60 s for the tick)", len(contractors))
 			}
 			break
 		}
@@ -81,12 +98,12 @@ func (s *Sweeper) Tick(ctx context.Context, dryRun bool) (Summary, error) {
 				sum.note(Account{Contractor: contractor, Action: "failed", Reason: fmt.Sprintf("%v (tried again %s)", err, retryText(settled.Engagements, now))})
 				s.Log.WarnContext(ctx, "sweep: tick could not settle a contractor", "contractor", contractor, "code", string(fault.CodeOf(err)), "error", err.Error())
 			default:
-				count(&sum, contractor, settled.Plan, settled.Moved, "")
+				count(sum, contractor, settled.Plan, settled.Moved, "")
 			}
 		}()
 	}
 	wg.Wait()
-	return sum, nil
+	return nil
 }
 
 // retryText says when the tick tries a failed contractor again.
