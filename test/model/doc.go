@@ -170,7 +170,8 @@
 // # What is simplified
 //
 //   - One process, one actor at a time: no concurrency between the worker,
-//     the tick and the reconcile (the SQLite backend; the concurrent
+//     the tick (which settles one contractor at a time here, not eight)
+//     and the reconcile (the SQLite backend; the concurrent
 //     DynamoDB run is to come). A crash kills only the unit in hand; the
 //     claim it held on its contractor lasts until the fake clock passes
 //     its end (2 min 5 s), and the worker does not wait in real time for a

@@ -171,6 +171,7 @@ func (r *run) start(ctx context.Context) error {
 	sweeper := func(grace time.Duration) *sweep.Sweeper {
 		return &sweep.Sweeper{Ledger: s.ledger, Directory: dir, Worker: s.handler, Groups: maps.Clone(Groups),
 			GhostGrace: grace, UnredeemedAfter: unredeemedOff, Margin: time.Millisecond, ProgressEvery: time.Hour,
+			Parallel: 1, // one actor at a time, inside the tick too
 			Log: log, Now: r.clock.Now}
 	}
 	s.sweep, s.final = sweeper(runGrace), sweeper(0)
