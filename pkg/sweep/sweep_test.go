@@ -553,3 +553,43 @@ func TestFailedReinvitationIsRetried(t *testing.T) {
 		t.Error("the contractor was not invited again and given her group")
 	}
 }
+
+// A dry run does not resume from a real run's checkpoint: it looks at
+// every group, and says it did.
+func TestDryRunIgnoresTheCheckpoint(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	u := e.tenant.AddUser(sandbox.User{Mail: "y@ca.example", UserType: "Guest", AccountEnabled: true})
+	e.tenant.AddMember(e.groups["contractor-access"], u.ID) // group 0
+	e.ledger.SetMark(context.Background(), "reconcile/next-group", "1")
+	sum, _ := e.run(t, "reconcile", true)
+	if !sum.Complete || sum.Examined != 1 {
+		t.Errorf("dry run with a checkpoint at group 1: %+v, want group 0 examined too, complete", sum)
+	}
+}
+
+// A resumed run forgets the first sightings of ghosts gone from the groups
+// it visits, not only a run that starts at the first group.
+func TestResumedRunForgetsGhostsGone(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	gh := e.groups["github-org"] // group 1
+	u := e.tenant.AddUser(sandbox.User{Mail: "x@gh.example", UserType: "Guest", AccountEnabled: true})
+	e.tenant.AddMember(gh, u.ID)
+	e.run(t, "reconcile", false) // first sighting
+	e.tenant.RemoveMember(gh, u.ID) // removed by someone else
+	e.ledger.SetMark(context.Background(), "reconcile/next-group", "1")
+	e.run(t, "reconcile", false) // resumes at group 1
+	if marks, _ := e.ledger.Marks(context.Background(), "ghost/"); len(marks) != 0 {
+		t.Errorf("ghost marks after a resumed run = %v, want the gone ghost forgotten", marks)
+	}
+}
+
+// A tick with nothing to do leaves no audit entry.
+func TestQuietTickLeavesNoAuditEntry(t *testing.T) {
+	e := newEnv(t, entratest.Options{})
+	before, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
+	e.run(t, "tick", false)
+	after, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
+	if len(after) != len(before) {
+		t.Errorf("a quiet tick appended %d audit entries", len(after)-len(before))
+	}
+}
