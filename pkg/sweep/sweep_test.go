@@ -574,7 +574,7 @@ func TestResumedRunForgetsGhostsGone(t *testing.T) {
 	gh := e.groups["github-org"] // group 1
 	u := e.tenant.AddUser(sandbox.User{Mail: "x@gh.example", UserType: "Guest", AccountEnabled: true})
 	e.tenant.AddMember(gh, u.ID)
-	e.run(t, "reconcile", false) // first sighting
+	e.run(t, "reconcile", false)    // first sighting
 	e.tenant.RemoveMember(gh, u.ID) // removed by someone else
 	e.ledger.SetMark(context.Background(), "reconcile/next-group", "1")
 	e.run(t, "reconcile", false) // resumes at group 1
