@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/webhook"
 	"github.com/stintdev/stint/test/lambdart"
@@ -35,7 +36,7 @@ const (
 
 var (
 	webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("e2e-webhook-secret-32-bytes-long"))
-	permissions   = []string{"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}
+	permissions   = entra.Core()
 )
 
 // binaries are built once per test run, the way `make build` builds them.

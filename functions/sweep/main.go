@@ -2,7 +2,7 @@
 // every minute, {"mode":"reconcile"} hourly or daily, with "dryRun": true to
 // report without writing. It answers a JSON summary.
 //
-// Configuration: as the worker (without STINT_DLQ_URL), plus
+// Configuration (pkg/config): as the worker (without STINT_DLQ_URL), plus
 // STINT_GHOST_GRACE (default 24h), STINT_GHOST_ACTION (remove or report)
 // and STINT_UNREDEEMED_AFTER (default 30d).
 package main
@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/wire"
 )
@@ -30,11 +31,15 @@ func main() {
 }
 
 func build(ctx context.Context, log *slog.Logger) (*sweep.Sweeper, error) {
-	// The reconcile waits out throttling rather than failing: up to 10
-	// retries, each within the invocation's deadline.
-	h, err := wire.Handler(ctx, log, 10)
+	cfg, err := config.Load(config.Sweep, os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
-	return wire.Sweeper(h)
+	// The reconcile waits out throttling rather than failing: up to 10
+	// retries, each within the invocation's deadline.
+	h, err := wire.Handler(ctx, cfg, log, 10)
+	if err != nil {
+		return nil, err
+	}
+	return wire.Sweeper(h, cfg), nil
 }

@@ -1,8 +1,9 @@
 // Command webhook is the AWS Lambda that receives signed engagement events
 // (Function URL) and enqueues them on SQS FIFO. It links no Graph SDK.
 //
-// Configuration: STINT_WEBHOOK_SECRET, STINT_QUEUE_URL, and optionally
-// STINT_GROUPS (then unknown access keys are refused with 400 here).
+// Configuration (pkg/config): STINT_WEBHOOK_SECRET, STINT_QUEUE_URL, and
+// optionally STINT_GROUPS (then unknown access keys are refused with 400
+// here).
 package main
 
 import (
@@ -29,29 +30,21 @@ func main() {
 }
 
 func wire(ctx context.Context, log *slog.Logger) (*webhook.Handler, error) {
-	secret, err := config.Required("STINT_WEBHOOK_SECRET", "whsec_<base64>, several separated by spaces to rotate")
+	cfg, err := config.Load(config.Webhook, os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := webhook.ParseSecrets(secret)
+	verifier, err := webhook.ParseSecrets(cfg.WebhookSecret)
 	if err != nil {
 		return nil, err
 	}
-	url, err := config.Required("STINT_QUEUE_URL", "the SQS FIFO queue URL the worker reads")
-	if err != nil {
-		return nil, err
-	}
-	queue, err := sqs.Open(ctx, "STINT_QUEUE_URL", url)
+	queue, err := sqs.Open(ctx, "STINT_QUEUE_URL", cfg.QueueURL)
 	if err != nil {
 		return nil, err
 	}
 	h := &webhook.Handler{Verifier: verifier, Queue: queue, Log: log}
-	if os.Getenv("STINT_GROUPS") != "" {
-		groups, err := config.Groups()
-		if err != nil {
-			return nil, err
-		}
-		h.AccessKeys = config.Keys(groups)
+	if cfg.Groups != nil {
+		h.AccessKeys = config.Keys(cfg.Groups)
 	}
 	return h, nil
 }

@@ -2,10 +2,11 @@
 // applies each event to the ledger and to Entra, and sends what can never
 // succeed to the dead-letter queue.
 //
-// Configuration: STINT_GROUPS, STINT_DEFAULT_ACCESS, STINT_STORE,
-// STINT_DLQ_URL, STINT_SEND_INVITATION, STINT_INVITE_REDIRECT_URL,
-// STINT_GRAPH_ENDPOINT and the AZURE_* credential variables. At cold start
-// it reads every allow-listed group and refuses role-assignable ones.
+// Configuration (pkg/config): STINT_GROUPS, STINT_DEFAULT_ACCESS,
+// STINT_STORE, STINT_DLQ_URL, STINT_SEND_INVITATION,
+// STINT_INVITE_REDIRECT_URL, STINT_GRAPH_ENDPOINT and the AZURE_*
+// credential variables. At cold start it reads every allow-listed group and
+// refuses role-assignable ones.
 package main
 
 import (
@@ -33,15 +34,15 @@ func main() {
 }
 
 func build(ctx context.Context, log *slog.Logger) (*worker.SQSHandler, error) {
-	events, err := wire.Handler(ctx, log, 0)
+	cfg, err := config.Load(config.Worker, os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
-	dlqURL, err := config.Required("STINT_DLQ_URL", "the SQS FIFO queue URL for events that can never apply")
+	events, err := wire.Handler(ctx, cfg, log, 0)
 	if err != nil {
 		return nil, err
 	}
-	dlq, err := sqs.Open(ctx, "STINT_DLQ_URL", dlqURL)
+	dlq, err := sqs.Open(ctx, "STINT_DLQ_URL", cfg.DLQURL)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stintdev/stint/pkg/cli"
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/ledger/ledgertest"
@@ -144,7 +145,11 @@ func TestAccessShowsEntrasAccounts(t *testing.T) {
 	t.Setenv("STINT_WEBHOOK_SECRET", webhookSecret)
 	ctx := context.Background()
 	data := t.TempDir()
-	h, err := host.Open(ctx, host.Options{Data: data, Addr: "127.0.0.1:0"})
+	cfg, err := config.Load(config.Stint, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.Open(ctx, host.Options{Config: cfg, Sandbox: true, Data: data, Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

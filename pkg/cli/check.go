@@ -1,39 +1,30 @@
 package cli
 
 import (
-	"encoding/base64"
-	"encoding/json"
+	"context"
 	"fmt"
-	"slices"
-	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/spf13/cobra"
 
-	"github.com/stintdev/stint/pkg/config"
-	"github.com/stintdev/stint/pkg/engagement"
-	"github.com/stintdev/stint/pkg/entra"
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/wire"
 )
-
-// Required are the application permissions the runtime app needs.
-var Required = []string{"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}
-
-// Check is one line of stint check.
-type Check struct {
-	What   string `json:"what"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
 
 func checkCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
-		Short: "Check configuration, credentials, Graph permissions and the allow-listed groups",
-		Long: `Reads the configuration from the environment (STINT_*, AZURE_*), gets a token
-for Graph, compares the application permissions it carries with the five stint
-needs, and reads every allow-listed group. Says precisely what is missing.`,
+		Short: "Check the configuration, credentials, Graph permissions and the allow-listed groups",
+		Long: `Loads the configuration (STINT_*, AZURE_*; see stint config), gets a token for
+Graph, compares the application permissions it carries with the five stint
+needs, and reads every allow-listed group. Says precisely what is missing;
+exits 1 if anything is. On a data directory served with --sandbox (or with
+--sandbox), it checks the sandbox tenant, through the running stint serve when
+one owns the directory.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := runChecks(cmd)
+			checks, err := g.runChecks(cmd.Context())
+			if err != nil {
+				return err
+			}
 			failed := 0
 			for _, c := range checks {
 				if !c.OK {
@@ -41,7 +32,7 @@ needs, and reads every allow-listed group. Says precisely what is missing.`,
 				}
 			}
 			if g.asJSON {
-				if err := g.printJSON(checks); err != nil {
+				if err := g.printJSON(nonNil(checks)); err != nil {
 					return err
 				}
 			} else {
@@ -61,72 +52,26 @@ needs, and reads every allow-listed group. Says precisely what is missing.`,
 	}
 }
 
-func runChecks(cmd *cobra.Command) []Check {
-	ctx := cmd.Context()
-	var out []Check
-	add := func(what string, err error, detail string) bool {
-		if err != nil {
-			out = append(out, Check{What: what, Detail: err.Error()})
-			return false
-		}
-		out = append(out, Check{What: what, OK: true, Detail: detail})
-		return true
+// runChecks checks the sandbox through a host (the data directory's own,
+// or the running serve's), or the configured tenant directly.
+func (g *globals) runChecks(ctx context.Context) ([]host.Check, error) {
+	if g.onSandbox() {
+		var checks []host.Check
+		err := g.withTenant(ctx, func(h *host.Host) error {
+			checks = h.Check(ctx)
+			return nil
+		}, func() (err error) {
+			checks, err = host.RemoteCheck(ctx, g.data)
+			return err
+		})
+		return checks, err
 	}
-	groups, err := config.Groups()
-	if !add("STINT_GROUPS", err, fmt.Sprintf("%d allow-listed group(s)", len(groups))) {
-		return out
+	if err := host.TenantConfigured(g.cfg); err != nil {
+		return nil, err
 	}
-	_, err = config.DefaultAccess(groups)
-	add("STINT_DEFAULT_ACCESS", err, "every key allow-listed")
-	_, _, err = config.Invitation()
-	add("invitation settings", err, "")
-	endpoint, err := entra.EndpointFromEnv()
-	if !add("STINT_GRAPH_ENDPOINT", err, endpoint) {
-		return out
-	}
-	cred, err := entra.CredentialFromEnv(nil)
-	if !add("credential (AZURE_*)", err, "") {
-		return out
-	}
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{endpoint + "/.default"}})
-	if !add("token for "+endpoint, err, "issued") {
-		return out
-	}
-	roles, err := rolesOf(tok.Token)
-	if !add("token roles", err, strings.Join(roles, ", ")) {
-		return out
-	}
-	for _, p := range Required {
-		if slices.Contains(roles, p) {
-			out = append(out, Check{What: "permission " + p, OK: true, Detail: "granted"})
-		} else {
-			out = append(out, Check{What: "permission " + p, Detail: "not granted: add the application permission " + p + " to the app and grant admin consent"})
-		}
-	}
-	dir, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred})
-	if !add("Graph client", err, "") {
-		return out
-	}
-	add("allow-listed groups", engagement.CheckGroups(ctx, dir, groups), "all readable, none role-assignable")
-	return out
-}
-
-// rolesOf reads the roles claim of an access token (the application
-// permissions granted). It does not verify the token: Graph does that.
-func rolesOf(token string) ([]string, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("the access token is not a JWT")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	dir, err := wire.Directory(g.cfg, nil, 0)
 	if err != nil {
-		return nil, fmt.Errorf("the access token's payload is not base64url")
+		return nil, err
 	}
-	var claims struct {
-		Roles []string `json:"roles"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return nil, fmt.Errorf("the access token's payload is not JSON")
-	}
-	return claims.Roles, nil
+	return host.CheckTenant(ctx, dir, g.cfg.Groups), nil
 }

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,37 +20,46 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 )
 
-// globals are the flags every command shares.
+// globals are the flags every command shares, and the configuration.
 type globals struct {
-	data   string
-	asJSON bool
-	out    io.Writer
-	errOut io.Writer
+	cfg     config.Config
+	cfgErr  error
+	data    string
+	sandbox bool
+	asJSON  bool
+	out     io.Writer
+	errOut  io.Writer
 }
 
-// Execute runs the command line and returns the exit code.
-func Execute(args []string, stdout, stderr io.Writer) int {
+// Execute runs the command line and returns the exit code. lookup reads
+// the environment (os.LookupEnv): the configuration is loaded once, here.
+func Execute(args []string, stdout, stderr io.Writer, lookup config.Lookup) int {
 	g := &globals{out: stdout, errOut: stderr}
+	g.cfg, g.cfgErr = config.Load(config.Stint, lookup)
 	root := &cobra.Command{
 		Use:           "stint",
 		Short:         "Contractor access in Microsoft Entra ID that ends when the contract does",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Flags are checked before any command starts anything.
-		PersistentPreRunE: func(*cobra.Command, []string) error { return checkData(g.data) },
+		// The configuration and the flags are checked before any command
+		// starts anything.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.cfgErr != nil && cmd.Name() != "config" {
+				return fmt.Errorf("the configuration has problems (see stint config):\n%w", g.cfgErr)
+			}
+			return checkData(g.data)
+		},
 	}
-	defaultData := os.Getenv("STINT_DATA")
-	if defaultData == "" {
-		defaultData = ".stint"
-	}
-	root.PersistentFlags().StringVar(&g.data, "data", defaultData, "data directory: ledger, queue, sandbox tenant, webhook secret (env STINT_DATA)")
+	root.PersistentFlags().StringVar(&g.data, "data", cmp.Or(g.cfg.Data, ".stint"), "data directory: ledger, queue, sandbox tenant, webhook secret (env STINT_DATA)")
+	root.PersistentFlags().BoolVar(&g.sandbox, "sandbox", false, "run against the sandbox tenant kept in the data directory, not the configured tenant (operator commands follow the data directory's own choice)")
 	root.PersistentFlags().BoolVar(&g.asJSON, "json", false, "print JSON for scripts")
-	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g))
+	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g), configCmd(g))
 	needsSubcommand(root)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -138,7 +148,7 @@ func (g *globals) ledger(ctx context.Context) (*sqlite.Ledger, *embedded.Queue, 
 // which goes through that serve's control channel: two processes must not
 // each keep a copy of the sandbox tenant.
 func (g *globals) withTenant(ctx context.Context, local func(*host.Host) error, remote func() error) error {
-	h, err := host.Open(ctx, host.Options{Data: g.data})
+	h, err := host.Open(ctx, host.Options{Config: g.cfg, Sandbox: g.onSandbox(), Data: g.data})
 	var inUse *host.InUseError
 	if errors.As(err, &inUse) {
 		return remote()
@@ -150,6 +160,12 @@ func (g *globals) withTenant(ctx context.Context, local func(*host.Host) error, 
 	return local(h)
 }
 
+// onSandbox reports whether an operator command runs against the sandbox:
+// when asked, or when the data directory was served with --sandbox.
+func (g *globals) onSandbox() bool {
+	return g.sandbox || host.Chosen(g.data) == "sandbox"
+}
+
 func serveCmd(g *globals) *cobra.Command {
 	var addr string
 	var workers int
@@ -159,8 +175,9 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Run every function in this process: webhook, queue, worker, tick, reconcile",
 		Long: `Runs the webhook on --addr (POST signed events to /events), an embedded durable
 queue and the ledger in <data>/stint.db, the worker, the tick every minute and
-the reconcile every hour. Against the tenant in AZURE_* when AZURE_TENANT_ID is
-set; otherwise against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
+the reconcile every hour. Against the tenant the configuration names
+(AZURE_TENANT_ID, STINT_GROUPS and a credential; see stint config), or, with
+--sandbox, against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
 SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 		PreRunE: func(*cobra.Command, []string) error {
 			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease))
@@ -169,7 +186,8 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 			ctx, stop := signalContext()
 			defer stop()
 			log := slog.New(slog.NewJSONHandler(g.errOut, nil))
-			h, err := host.Open(ctx, host.Options{Data: g.data, Addr: addr, Workers: workers, Visibility: lease, TickEvery: time.Minute, ReconcileEvery: time.Hour, Log: log})
+			h, err := host.Open(ctx, host.Options{Config: g.cfg, Sandbox: g.sandbox, Data: g.data, Addr: addr, Workers: workers, Visibility: lease,
+				TickEvery: time.Minute, ReconcileEvery: time.Hour, Log: log})
 			if err != nil {
 				return err
 			}
@@ -177,9 +195,9 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 			if err := h.Listen(); err != nil {
 				return err
 			}
-			against := "the sandbox tenant (AZURE_TENANT_ID is not set; state in " + filepath.Join(g.data, "sandbox.json") + ")"
+			against := "the sandbox tenant (--sandbox; state in " + filepath.Join(g.data, "sandbox.json") + ")"
 			if h.Sandbox == nil {
-				against = "tenant " + os.Getenv("AZURE_TENANT_ID")
+				against = "tenant " + g.cfg.Tenant.ID
 			}
 			fmt.Fprintf(g.out, "stint: serving against %s; webhook %s; data in %s\n", against, h.URL(), g.data)
 			return h.Run(ctx)

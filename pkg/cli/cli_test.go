@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/stintdev/stint/pkg/engagement"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stintdev/stint/pkg/cli"
+	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sandbox"
 )
@@ -19,7 +21,7 @@ import (
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := cli.Execute(args, &out, &errOut)
+	code := cli.Execute(args, &out, &errOut, os.LookupEnv)
 	return code, out.String(), errOut.String()
 }
 
@@ -49,7 +51,7 @@ func TestDemoTableMatchesTheTenant(t *testing.T) {
 	if err := tenant.Load(f); err != nil {
 		t.Fatal(err)
 	}
-	want := cli.Table(tenant, host.SandboxGroups)
+	want := host.SandboxTable(tenant, host.SandboxGroups)
 	if got, _ := json.Marshal(rep.Table); string(got) != mustJSON(want) {
 		t.Errorf("printed table\n  %s\ntenant holds\n  %s", got, mustJSON(want))
 	}
@@ -74,7 +76,7 @@ func TestDemoTableMatchesTheTenant(t *testing.T) {
 		}
 	}
 	joined := strings.Join(rep.Timeline, "\n")
-	for _, want := range []string{"400 invalid event: /data/endsAt", "expire cy@studio.example", "ghost: mallory@old-vendor.example", "account.disabled"} {
+	for _, want := range []string{"400 invalid event: /data/endsAt", "expire cy@studio.example", "ghost: mallory@old-vendor.example", string(engagement.AccountDisabled)} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("timeline lacks %q", want)
 		}
@@ -93,7 +95,7 @@ func TestOperatorCommandsOnTheDemoData(t *testing.T) {
 		t.Errorf("access = %d %s, want Ana alone, with her sponsor", code, out)
 	}
 	code, out, _ = run(t, "audit", "--data", data, "--contractor", "Bo@Vendor.example")
-	if code != 0 || !strings.Contains(out, "account.disabled") || strings.Contains(out, "ana@partner.example") {
+	if code != 0 || !strings.Contains(out, string(engagement.AccountDisabled)) || strings.Contains(out, "ana@partner.example") {
 		t.Errorf("audit --contractor bo = %d\n%s", code, out)
 	}
 	code, out, _ = run(t, "sweep", "reconcile", "--dry-run", "--data", data)
@@ -145,7 +147,7 @@ func TestCheckNamesAMissingPermission(t *testing.T) {
 	tenant, url := sb.tenant, sb.url
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	tenant.WriteCA(ca)
-	perms := slices.DeleteFunc(slices.Clone(cli.Required), func(p string) bool { return p == "User.EnableDisableAccount.All" })
+	perms := slices.DeleteFunc(slices.Clone(entra.Core()), func(p string) bool { return p == "User.EnableDisableAccount.All" })
 	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", perms...)
 	for k, v := range map[string]string{
 		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
@@ -173,7 +175,7 @@ func TestCheckNamesAMissingPermission(t *testing.T) {
 	if strings.Contains(out+errOut, "s3cret-value") || strings.Contains(out+errOut, "eyJ") {
 		t.Error("check printed a secret or a token")
 	}
-	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", cli.Required...)
+	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", entra.Core()...)
 	if code, out, errOut := run(t, "check"); code != 0 {
 		t.Errorf("check with every permission = %d\n%s%s", code, out, errOut)
 	}

@@ -5,27 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/host"
-	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
 // TableRow is one line of the demo's final access table, read from the
 // sandbox tenant itself.
-type TableRow struct {
-	Email   string   `json:"email"`
-	Guest   bool     `json:"guest"`
-	Enabled bool     `json:"enabled"`
-	Groups  []string `json:"groups"`
-}
+type TableRow = host.SandboxAccount
 
 // DemoReport is what stint demo --json prints.
 type DemoReport struct {
@@ -44,7 +38,7 @@ expire, runs a reconcile that finds a member added by hand, and prints the
 timeline and the final access table as the tenant holds it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data := g.data
-			if !cmd.Flags().Changed("data") && os.Getenv("STINT_DATA") == "" {
+			if !cmd.Flags().Changed("data") && g.cfg.SourceOf("STINT_DATA") != config.FromEnvironment {
 				dir, err := os.MkdirTemp("", "stint-demo-")
 				if err != nil {
 					return err
@@ -111,10 +105,13 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 		rep.Timeline = append(rep.Timeline, s)
 		say(s)
 	}
-	if os.Getenv("AZURE_TENANT_ID") != "" {
-		return rep, fmt.Errorf("the demo runs on the sandbox tenant only: unset AZURE_TENANT_ID")
+	// The demo always runs on the sandbox, with stint's defaults: its story
+	// names the sandbox's own access keys, whatever the environment says.
+	defaults, err := config.Load(config.Stint, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return rep, err
 	}
-	h, err := host.Open(ctx, host.Options{Data: data, Addr: "127.0.0.1:0", Visibility: 10 * time.Second})
+	h, err := host.Open(ctx, host.Options{Config: defaults, Sandbox: true, Data: data, Addr: "127.0.0.1:0", Visibility: 10 * time.Second})
 	if err != nil {
 		return rep, err
 	}
@@ -143,8 +140,7 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 		line("  stint: %s", a)
 	}
 
-	ghost := h.Sandbox.AddUser(sandbox.User{DisplayName: "Old Vendor", Mail: "mallory@old-vendor.example", UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
-	if err := h.Sandbox.AddMember(h.Groups["contractor-access"], ghost.ID); err != nil {
+	if err := h.AddByHand("mallory@old-vendor.example", "contractor-access"); err != nil {
 		return rep, err
 	}
 	line("an admin adds mallory@old-vendor.example to contractor-access by hand")
@@ -175,7 +171,7 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 	for _, a := range trail(ctx, h.Ledger, mark) {
 		line("  stint: %s", a)
 	}
-	rep.Table = Table(h.Sandbox, h.Groups)
+	rep.Table = h.SandboxAccounts()
 	return rep, nil
 }
 
@@ -200,37 +196,12 @@ func trail(ctx context.Context, l engagement.Ledger, since time.Time) []string {
 	entries, _ := l.Audit(ctx, engagement.AuditQuery{})
 	var out []string
 	for _, a := range entries {
-		if a.At.Before(since.Add(-time.Second)) || strings.HasPrefix(a.Action, "sweep.") {
+		if a.At.Before(since.Add(-time.Second)) || strings.HasPrefix(string(a.Action), "sweep.") {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%-24s %-26s %s", a.Action, a.Contractor, a.Detail))
 	}
 	return out
-}
-
-// Table reads the final access from the tenant: every user in an
-// allow-listed group, or blocked, with their groups.
-func Table(t *sandbox.Tenant, groups map[string]string) []TableRow {
-	rows := []TableRow{}
-	for _, u := range t.Users() {
-		in := []string{}
-		for key, gid := range groups {
-			if slices.Contains(t.Members(gid), u.ID) {
-				in = append(in, key)
-			}
-		}
-		if len(in) == 0 && u.AccountEnabled {
-			continue
-		}
-		slices.Sort(in)
-		email := u.Mail
-		if email == "" {
-			email = u.UserPrincipalName
-		}
-		rows = append(rows, TableRow{Email: email, Guest: u.UserType == "Guest", Enabled: u.AccountEnabled, Groups: in})
-	}
-	slices.SortFunc(rows, func(a, b TableRow) int { return strings.Compare(a.Email, b.Email) })
-	return rows
 }
 
 func brief(answer string) string {

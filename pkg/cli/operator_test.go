@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/stintdev/stint/pkg/cli"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/ledger/ledgertest"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
+	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
@@ -56,14 +59,24 @@ func TestSweepWithErrorsExitsNonZero(t *testing.T) {
 	}{{"text", false}, {"json", true}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Due to start, granting an access key the sandbox does not
-			// configure: the tick cannot settle it (and then waits a
-			// while before trying again, hence a ledger per run).
+			// Due to start, for an address two accounts of the sandbox
+			// tenant hold: stint will not guess, and the tick cannot settle
+			// it (and then waits a while before trying again, hence a
+			// ledger per run).
 			data := seed(t, func(ctx context.Context, l *sqlite.Ledger, _ *embedded.Queue) {
 				putEngagement(t, ctx, l, engagement.Engagement{ID: "ENG-1", Contractor: "zed@x.example", Email: "zed@x.example",
-					Access: []string{"no-such-key"}, StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour), Started: true, State: engagement.Pending})
+					Access: []string{"contractor-access"}, StartsAt: now.Add(-time.Hour), EndsAt: now.Add(24 * time.Hour), Started: true, State: engagement.Pending})
 			})
-			args := []string{"sweep", "tick", "--data", data}
+			twins := sandbox.New(sandbox.Options{TenantID: host.SandboxTenantID, Domain: host.SandboxDomain})
+			twins.AddUser(sandbox.User{Mail: "zed@x.example", AccountEnabled: true})
+			twins.AddUser(sandbox.User{DisplayName: "Zed too", OtherMails: []string{"zed@x.example"}, AccountEnabled: true})
+			f, err := os.Create(filepath.Join(data, "sandbox.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			twins.Save(f)
+			f.Close()
+			args := []string{"sweep", "tick", "--sandbox", "--data", data}
 			if tt.json {
 				args = append(args, "--json")
 			}
@@ -100,7 +113,7 @@ func TestJSONListsAreNeverNull(t *testing.T) {
 		{"access", []string{"access"}, ""},
 		{"audit", []string{"audit"}, ""},
 		{"dlq list", []string{"dlq", "list"}, ""},
-		{"sweep tick", []string{"sweep", "tick"}, "accounts"},
+		{"sweep tick", []string{"sweep", "tick", "--sandbox"}, "accounts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/webhook"
 )
 
@@ -102,14 +102,7 @@ was accepted.`,
 // webhookSecret is STINT_WEBHOOK_SECRET, else the one stint serve keeps in
 // the data directory.
 func (g *globals) webhookSecret() (string, error) {
-	if secret := os.Getenv("STINT_WEBHOOK_SECRET"); secret != "" {
-		return secret, nil
-	}
-	b, err := os.ReadFile(filepath.Join(g.data, "webhook-secret"))
-	if err != nil {
-		return "", fmt.Errorf("no webhook secret: set STINT_WEBHOOK_SECRET or run stint serve with --data %s first", g.data)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return host.WebhookSecret(g.data, g.cfg, false)
 }
 
 // readAll reads every file, or none: the error names each file that is

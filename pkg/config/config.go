@@ -1,11 +1,9 @@
-// Package config reads stint's settings from the environment. Each reader
-// returns one precise error naming the variable, what is wrong and what to
-// write instead; none prints a secret.
 package config
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,43 +13,276 @@ import (
 	"github.com/stintdev/stint/pkg/fault"
 )
 
+// Config is every setting a binary reads, parsed and checked.
+type Config struct {
+	Tenant Tenant
+	// GraphEndpoint is the Graph root, without /v1.0.
+	GraphEndpoint string
+	// Groups is the allow-list, access key to group object id; nil when
+	// STINT_GROUPS is unset.
+	Groups map[string]string
+	// DefaultAccess is checked against Groups when both are known.
+	DefaultAccess  []string
+	Store          string
+	WebhookSecret  string
+	QueueURL       string
+	DLQURL         string
+	SendInvitation bool
+	RedirectURL    string
+	GhostGrace     time.Duration
+	// GhostReport leaves ghosts in place (STINT_GHOST_ACTION=report).
+	GhostReport     bool
+	UnredeemedAfter time.Duration
+	Data            string
+	// Values are the settings the binary read, with where each came from.
+	Values []Value
+}
+
+// SourceOf says where a setting's value came from (Unset for one the
+// binary does not read).
+func (c Config) SourceOf(name string) Source {
+	for _, v := range c.Values {
+		if v.Name == name {
+			return v.Source
+		}
+	}
+	return Unset
+}
+
+// Tenant is where and who the runtime app is in Entra (azidentity's
+// standard variables).
+type Tenant struct {
+	ID                  string
+	ClientID            string
+	ClientSecret        string
+	CertificatePath     string
+	CertificatePassword string
+	FederatedTokenFile  string
+	// AuthorityHost is the token service; "" for Microsoft's global one.
+	AuthorityHost string
+}
+
+// Configured reports whether a tenant is named at all.
+func (t Tenant) Configured() bool { return t.ID != "" }
+
+// Source says where a value came from.
+type Source string
+
+// The sources.
+const (
+	FromEnvironment Source = "environment"
+	FromDefault     Source = "default"
+	Unset           Source = "unset"
+)
+
+// Value is one setting as loaded.
+type Value struct {
+	Setting
+	Value  string
+	Source Source
+}
+
+// Shown is the value as it may be printed: a secret is masked.
+func (v Value) Shown() string {
+	switch {
+	case v.Source == Unset:
+		return ""
+	case v.Secret:
+		return "********"
+	}
+	return v.Value
+}
+
+// Lookup reads one variable: os.LookupEnv in the mains, a map in tests.
+type Lookup func(name string) (string, bool)
+
+// Load reads every setting b reads, checks each, and returns them all at
+// once: every problem is reported, one line each (joined), not one per
+// restart. Each error names the variable, what is wrong and what to write.
+func Load(b Binary, lookup Lookup) (Config, error) {
+	l := &loader{lookup: lookup}
+	var c Config
+	for _, s := range ReadBy(b) {
+		l.read(s)
+	}
+	c.Tenant = Tenant{ID: l.str("AZURE_TENANT_ID"), ClientID: l.str("AZURE_CLIENT_ID"), ClientSecret: l.str("AZURE_CLIENT_SECRET"),
+		CertificatePath: l.str("AZURE_CLIENT_CERTIFICATE_PATH"), CertificatePassword: l.str("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+		FederatedTokenFile: l.str("AZURE_FEDERATED_TOKEN_FILE"), AuthorityHost: l.str("AZURE_AUTHORITY_HOST")}
+	l.check(checkTenant(c.Tenant))
+	c.GraphEndpoint = l.str("STINT_GRAPH_ENDPOINT")
+	if l.has("STINT_GRAPH_ENDPOINT") {
+		l.check(CheckEndpoint(c.GraphEndpoint))
+	}
+	if raw := l.str("STINT_GROUPS"); raw != "" {
+		var err error
+		c.Groups, err = ParseGroups(raw)
+		l.check(err)
+	}
+	if l.has("STINT_DEFAULT_ACCESS") {
+		c.DefaultAccess = splitList(l.str("STINT_DEFAULT_ACCESS"))
+		if c.Groups != nil {
+			l.check(CheckDefaultAccess(c.DefaultAccess, c.Groups))
+		}
+	}
+	c.Store, c.WebhookSecret = l.str("STINT_STORE"), l.str("STINT_WEBHOOK_SECRET")
+	c.QueueURL, c.DLQURL = l.str("STINT_QUEUE_URL"), l.str("STINT_DLQ_URL")
+	c.SendInvitation = l.boolean("STINT_SEND_INVITATION")
+	c.RedirectURL = l.https("STINT_INVITE_REDIRECT_URL")
+	c.GhostGrace = l.duration("STINT_GHOST_GRACE")
+	c.UnredeemedAfter = l.duration("STINT_UNREDEEMED_AFTER")
+	c.GhostReport = l.oneOf("STINT_GHOST_ACTION", "remove", "report") == "report"
+	c.Data = l.str("STINT_DATA")
+	for _, name := range required[b] {
+		if l.str(name) == "" {
+			s := setting(name)
+			l.check(fault.Errorf(fault.Invalid, "%s is not set: %s", name, s.Doc))
+		}
+	}
+	c.Values = l.values
+	return c, errors.Join(l.errs...)
+}
+
+// required lists what each binary cannot start without; the stint command
+// decides per command (a sandbox needs no tenant).
+var required = map[Binary][]string{
+	Webhook: {"STINT_WEBHOOK_SECRET", "STINT_QUEUE_URL"},
+	Worker:  {"STINT_GROUPS", "STINT_STORE", "STINT_DLQ_URL"},
+	Sweep:   {"STINT_GROUPS", "STINT_STORE"},
+}
+
+// loader reads settings and gathers every problem.
+type loader struct {
+	lookup Lookup
+	values []Value
+	errs   []error
+}
+
+func (l *loader) read(s Setting) {
+	v := Value{Setting: s, Source: Unset}
+	if raw, ok := l.lookup(s.Name); ok && strings.TrimSpace(raw) != "" {
+		v.Value, v.Source = strings.TrimSpace(raw), FromEnvironment
+	} else if s.Default != "" {
+		v.Value, v.Source = s.Default, FromDefault
+	}
+	l.values = append(l.values, v)
+}
+
+func (l *loader) check(err error) {
+	if err != nil {
+		l.errs = append(l.errs, err)
+	}
+}
+
+// str is the value read for name ("" when the binary does not read it).
+func (l *loader) str(name string) string {
+	for _, v := range l.values {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func (l *loader) has(name string) bool {
+	return slices.ContainsFunc(l.values, func(v Value) bool { return v.Name == name })
+}
+
+func (l *loader) boolean(name string) bool {
+	raw := l.str(name)
+	if raw == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		l.check(fault.Errorf(fault.Invalid, "%s %q: want true or false", name, raw))
+	}
+	return b
+}
+
+func (l *loader) https(name string) string {
+	raw := l.str(name)
+	if raw == "" {
+		return ""
+	}
+	if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" {
+		l.check(fault.Errorf(fault.Invalid, "%s %q: want an https URL, e.g. %s", name, raw, setting(name).Default))
+	}
+	return raw
+}
+
+func (l *loader) duration(name string) time.Duration {
+	raw := l.str(name)
+	if raw == "" {
+		return 0
+	}
+	d, err := ParseDuration(raw)
+	if err != nil {
+		l.check(fault.Errorf(fault.Invalid, "%s %q: want a duration like 24h, 90m or 30d", name, raw))
+	}
+	return d
+}
+
+func (l *loader) oneOf(name string, choices ...string) string {
+	raw := l.str(name)
+	if raw != "" && !slices.Contains(choices, raw) {
+		l.check(fault.Errorf(fault.Invalid, "%s %q: want %s", name, raw, strings.Join(choices, " or ")))
+	}
+	return raw
+}
+
+// ParseDuration reads a Go duration ("24h", "30m") or a number of days
+// ("30d").
+func ParseDuration(raw string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(raw, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("not a duration: %q", raw)
+	}
+	return d, nil
+}
+
 var (
 	guidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	keyRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 )
 
-// DefaultRedirectURL is where invited guests land when
-// STINT_INVITE_REDIRECT_URL is unset: their My Apps portal.
-const DefaultRedirectURL = "https://myapps.microsoft.com"
-
-// Groups reads STINT_GROUPS, the allow-list: key=groupObjectId, comma
-// separated. stint touches no other group.
-func Groups() (map[string]string, error) {
-	raw := strings.TrimSpace(os.Getenv("STINT_GROUPS"))
-	if raw == "" {
-		return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS is not set: want key=groupObjectId[,key=groupObjectId…], e.g. contractor-access=6f1c2f3e-0000-4000-8000-000000000001")
-	}
+// ParseGroups reads STINT_GROUPS: key=groupObjectId, comma separated.
+func ParseGroups(raw string) (map[string]string, error) {
 	groups := map[string]string{}
 	seen := map[string]string{}
 	for i, entry := range strings.Split(raw, ",") {
-		key, id, ok := strings.Cut(strings.TrimSpace(entry), "=")
-		key, id = strings.TrimSpace(key), strings.TrimSpace(id)
+		key, raw, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		key, raw = strings.TrimSpace(key), strings.TrimSpace(raw)
+		id := strings.ToLower(raw)
 		switch {
 		case !ok:
 			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: entry %d (%q) is not key=groupObjectId", i+1, entry)
 		case !keyRe.MatchString(key):
 			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: entry %d: key %q must be 1-64 letters, digits, '.', '_' or '-'", i+1, key)
 		case !guidRe.MatchString(id):
-			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: entry %d: %q is not a group object id (a GUID, as shown in Entra under the group's Object ID)", i+1, id)
+			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: entry %d: %q is not a group object id (a GUID, as shown in Entra under the group's Object ID)", i+1, raw)
 		case groups[key] != "":
 			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: key %q is listed twice", key)
-		case seen[strings.ToLower(id)] != "":
-			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: group %s is listed under both %q and %q", id, seen[strings.ToLower(id)], key)
+		case seen[id] != "":
+			return nil, fault.Errorf(fault.Invalid, "STINT_GROUPS: group %s is listed under both %q and %q", id, seen[id], key)
 		}
-		groups[key] = strings.ToLower(id)
-		seen[strings.ToLower(id)] = key
+		groups[key], seen[id] = id, key
 	}
 	return groups, nil
+}
+
+// CheckDefaultAccess checks that every default key is allow-listed.
+func CheckDefaultAccess(keys []string, groups map[string]string) error {
+	for _, k := range keys {
+		if _, ok := groups[k]; !ok {
+			return fault.Errorf(fault.Invalid, "STINT_DEFAULT_ACCESS: %q is not a key of STINT_GROUPS (%s); set STINT_DEFAULT_ACCESS to one of them", k, strings.Join(Keys(groups), ", "))
+		}
+	}
+	return nil
 }
 
 // Keys returns the allow-list's keys, sorted.
@@ -64,80 +295,48 @@ func Keys(groups map[string]string) []string {
 	return keys
 }
 
-// DefaultAccess reads STINT_DEFAULT_ACCESS (default "contractor-access"),
-// comma separated; every key must be in the allow-list.
-func DefaultAccess(groups map[string]string) ([]string, error) {
-	raw := os.Getenv("STINT_DEFAULT_ACCESS")
-	if strings.TrimSpace(raw) == "" {
-		raw = "contractor-access"
+// CheckEndpoint checks STINT_GRAPH_ENDPOINT: the Graph root, https (plain
+// http only on loopback).
+func CheckEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fault.Errorf(fault.Invalid, "STINT_GRAPH_ENDPOINT %q: want the Graph root, like %s (no path)", endpoint, setting("STINT_GRAPH_ENDPOINT").Default)
 	}
-	var keys []string
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return fault.Errorf(fault.Invalid, "STINT_GRAPH_ENDPOINT %q: must be https (plain http only for localhost)", endpoint)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// checkTenant checks the AZURE_* variables together.
+func checkTenant(t Tenant) error {
+	var errs []error
+	if t.AuthorityHost != "" {
+		if u, err := url.Parse(t.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_AUTHORITY_HOST %q: must be an https URL, like https://login.microsoftonline.com/", t.AuthorityHost))
+		}
+	}
+	if t.ClientSecret != "" || t.CertificatePath != "" || t.FederatedTokenFile != "" {
+		if t.ID == "" {
+			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_TENANT_ID is not set; it is needed with the app's secret, certificate or federated token"))
+		}
+		if t.ClientID == "" {
+			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_CLIENT_ID is not set; it is needed with the app's secret, certificate or federated token"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func splitList(raw string) []string {
+	var out []string
 	for _, k := range strings.Split(raw, ",") {
-		k = strings.TrimSpace(k)
-		if _, ok := groups[k]; !ok {
-			return nil, fault.Errorf(fault.Invalid, "STINT_DEFAULT_ACCESS: %q is not a key of STINT_GROUPS (%s); set STINT_DEFAULT_ACCESS to one of them", k, strings.Join(Keys(groups), ", "))
-		}
-		keys = append(keys, k)
-	}
-	return keys, nil
-}
-
-// Required reads a variable that must be set.
-func Required(name, want string) (string, error) {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return "", fault.Errorf(fault.Invalid, "%s is not set: want %s", name, want)
-	}
-	return v, nil
-}
-
-// Invitation reads STINT_SEND_INVITATION (default false: Entra sends no
-// email, as Graph's own default) and STINT_INVITE_REDIRECT_URL (default
-// DefaultRedirectURL; must be https).
-func Invitation() (send bool, redirect string, err error) {
-	if raw := os.Getenv("STINT_SEND_INVITATION"); raw != "" {
-		if send, err = strconv.ParseBool(raw); err != nil {
-			return false, "", fault.Errorf(fault.Invalid, "STINT_SEND_INVITATION %q: want true or false", raw)
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
 		}
 	}
-	redirect = os.Getenv("STINT_INVITE_REDIRECT_URL")
-	if redirect == "" {
-		return send, DefaultRedirectURL, nil
-	}
-	if u, perr := url.Parse(redirect); perr != nil || u.Scheme != "https" || u.Host == "" {
-		return false, "", fault.Errorf(fault.Invalid, "STINT_INVITE_REDIRECT_URL %q: want an https URL, e.g. %s", redirect, DefaultRedirectURL)
-	}
-	return send, redirect, nil
-}
-
-// Duration reads a Go duration ("24h", "30m"), or a number of days ("30d"),
-// with a default when unset.
-func Duration(name string, def time.Duration) (time.Duration, error) {
-	raw := strings.TrimSpace(os.Getenv(name))
-	if raw == "" {
-		return def, nil
-	}
-	if days, ok := strings.CutSuffix(raw, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	d, err := time.ParseDuration(raw)
-	if err != nil || d < 0 {
-		return 0, fault.Errorf(fault.Invalid, "%s %q: want a duration like 24h, 90m or 30d", name, raw)
-	}
-	return d, nil
-}
-
-// GhostAction reads STINT_GHOST_ACTION: "remove" (default) removes ghosts
-// after the grace period, "report" only flags them.
-func GhostAction() (reportOnly bool, err error) {
-	switch v := strings.TrimSpace(os.Getenv("STINT_GHOST_ACTION")); v {
-	case "", "remove":
-		return false, nil
-	case "report":
-		return true, nil
-	default:
-		return false, fault.Errorf(fault.Invalid, "STINT_GHOST_ACTION %q: want remove or report", v)
-	}
+	return out
 }

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,20 @@ import (
 )
 
 const gid = "6f1c2f3e-0000-4000-8000-000000000001"
+
+// env is a Lookup over a map.
+func env(kv ...string) config.Lookup {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(name string) (string, bool) { v, ok := m[name]; return v, ok }
+}
+
+// sweepEnv is what the sweep function needs, plus kv.
+func sweepEnv(kv ...string) config.Lookup {
+	return env(append([]string{"STINT_GROUPS", "contractor-access=" + gid, "STINT_STORE", "sqlite:///tmp/x.db"}, kv...)...)
+}
 
 func TestGroups(t *testing.T) {
 	tests := []struct {
@@ -29,93 +44,161 @@ func TestGroups(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
-			t.Setenv("STINT_GROUPS", tt.value)
-			got, err := config.Groups()
+			c, err := config.Load(config.Sweep, env("STINT_GROUPS", tt.value, "STINT_STORE", "sqlite:///tmp/x.db", "STINT_DEFAULT_ACCESS", "a"))
 			if tt.err != "" {
 				if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tt.err) {
-					t.Errorf("Groups() error = %v, want %q", err, tt.err)
+					t.Errorf("Load error = %v, want %q", err, tt.err)
 				}
 				return
 			}
-			if err != nil || len(got) != len(tt.want) {
-				t.Fatalf("Groups() = %v, %v; want %v", got, err, tt.want)
+			if len(c.Groups) != len(tt.want) {
+				t.Fatalf("Groups = %v, want %v", c.Groups, tt.want)
 			}
 			for k, v := range tt.want {
-				if got[k] != v {
-					t.Errorf("Groups()[%q] = %q, want %q", k, got[k], v)
+				if c.Groups[k] != v {
+					t.Errorf("Groups[%s] = %q, want %q", k, c.Groups[k], v)
 				}
 			}
 		})
 	}
 }
 
-func TestDefaultAccess(t *testing.T) {
-	groups := map[string]string{"contractor-access": gid, "github-org": gid}
-	t.Setenv("STINT_DEFAULT_ACCESS", "")
-	if got, err := config.DefaultAccess(groups); err != nil || len(got) != 1 || got[0] != "contractor-access" {
-		t.Errorf("default = %v, %v; want [contractor-access]", got, err)
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(config.Sweep, sweepEnv())
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Setenv("STINT_DEFAULT_ACCESS", "github-org, contractor-access")
-	if got, err := config.DefaultAccess(groups); err != nil || len(got) != 2 {
-		t.Errorf("two keys = %v, %v", got, err)
-	}
-	t.Setenv("STINT_DEFAULT_ACCESS", "vpn")
-	if _, err := config.DefaultAccess(groups); err == nil || !strings.Contains(err.Error(), `"vpn" is not a key of STINT_GROUPS (contractor-access, github-org)`) {
-		t.Errorf("unknown key: %v", err)
+	if c.GraphEndpoint != "https://graph.microsoft.com" || c.RedirectURL != config.DefaultRedirectURL || c.SendInvitation ||
+		c.GhostGrace != 24*time.Hour || c.UnredeemedAfter != 30*24*time.Hour || c.GhostReport ||
+		len(c.DefaultAccess) != 1 || c.DefaultAccess[0] != "contractor-access" {
+		t.Errorf("defaults = %+v", c)
 	}
 }
 
-func TestInvitation(t *testing.T) {
-	t.Setenv("STINT_SEND_INVITATION", "")
-	t.Setenv("STINT_INVITE_REDIRECT_URL", "")
-	if send, url, err := config.Invitation(); err != nil || send || url != config.DefaultRedirectURL {
-		t.Errorf("defaults = %v, %q, %v", send, url, err)
-	}
-	t.Setenv("STINT_SEND_INVITATION", "yes please")
-	if _, _, err := config.Invitation(); err == nil || !strings.Contains(err.Error(), "want true or false") {
-		t.Errorf("bad bool: %v", err)
-	}
-	t.Setenv("STINT_SEND_INVITATION", "true")
-	t.Setenv("STINT_INVITE_REDIRECT_URL", "http://apps.example")
-	if _, _, err := config.Invitation(); err == nil || !strings.Contains(err.Error(), "want an https URL") {
-		t.Errorf("http redirect: %v", err)
-	}
-}
-
-func TestDuration(t *testing.T) {
+func TestValues(t *testing.T) {
 	tests := []struct {
-		value string
-		want  time.Duration
-		err   bool
+		name string
+		kv   []string
+		err  string
+		want func(c config.Config) bool
 	}{
-		{"", 24 * time.Hour, false},
-		{"90m", 90 * time.Minute, false},
-		{"30d", 30 * 24 * time.Hour, false},
-		{"2s", 2 * time.Second, false},
-		{"soon", 0, true},
-		{"-1h", 0, true},
+		{"two default keys", []string{"STINT_GROUPS", "contractor-access=" + gid + ",github-org=6f1c2f3e-0000-4000-8000-000000000002", "STINT_DEFAULT_ACCESS", "github-org, contractor-access"}, "",
+			func(c config.Config) bool { return len(c.DefaultAccess) == 2 }},
+		{"an unknown default key", []string{"STINT_DEFAULT_ACCESS", "vpn"}, `"vpn" is not a key of STINT_GROUPS (contractor-access)`, nil},
+		{"a bad bool", []string{"STINT_SEND_INVITATION", "yes please"}, "STINT_SEND_INVITATION \"yes please\": want true or false", nil},
+		{"an http redirect", []string{"STINT_INVITE_REDIRECT_URL", "http://apps.example"}, "want an https URL", nil},
+		{"90m", []string{"STINT_GHOST_GRACE", "90m"}, "", func(c config.Config) bool { return c.GhostGrace == 90*time.Minute }},
+		{"30d", []string{"STINT_GHOST_GRACE", "30d"}, "", func(c config.Config) bool { return c.GhostGrace == 30*24*time.Hour }},
+		{"soon", []string{"STINT_GHOST_GRACE", "soon"}, `STINT_GHOST_GRACE "soon": want a duration`, nil},
+		{"-1h", []string{"STINT_GHOST_GRACE", "-1h"}, `STINT_GHOST_GRACE "-1h": want a duration`, nil},
+		{"report", []string{"STINT_GHOST_ACTION", "report"}, "", func(c config.Config) bool { return c.GhostReport }},
+		{"delete", []string{"STINT_GHOST_ACTION", "delete"}, "want remove or report", nil},
+		{"an endpoint with a path", []string{"STINT_GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0"}, "want the Graph root", nil},
+		{"an http authority", []string{"AZURE_AUTHORITY_HOST", "http://login.example"}, "AZURE_AUTHORITY_HOST", nil},
+		{"a secret without ids", []string{"AZURE_CLIENT_SECRET", "s3cret"}, "AZURE_TENANT_ID is not set", nil},
 	}
 	for _, tt := range tests {
-		t.Setenv("STINT_GHOST_GRACE", tt.value)
-		got, err := config.Duration("STINT_GHOST_GRACE", 24*time.Hour)
-		if (err != nil) != tt.err || got != tt.want {
-			t.Errorf("Duration(%q) = %v, %v; want %v (error %v)", tt.value, got, err, tt.want, tt.err)
-		}
-		if err != nil && !strings.Contains(err.Error(), "STINT_GHOST_GRACE") {
-			t.Errorf("error %q does not name the variable", err)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(config.Sweep, sweepEnv(tt.kv...))
+			if tt.err != "" {
+				if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("Load error = %v, want %q", err, tt.err)
+				}
+				if err != nil && strings.Contains(err.Error(), "s3cret") {
+					t.Error("the error prints the secret")
+				}
+				return
+			}
+			if err != nil || !tt.want(c) {
+				t.Errorf("Load = %+v, %v", c, err)
+			}
+		})
 	}
 }
 
-func TestGhostAction(t *testing.T) {
-	for value, want := range map[string]bool{"": false, "remove": false, "report": true} {
-		t.Setenv("STINT_GHOST_ACTION", value)
-		if got, err := config.GhostAction(); err != nil || got != want {
-			t.Errorf("GhostAction(%q) = %v, %v", value, got, err)
+// Every problem is reported at once, one line each, rather than one per
+// restart.
+func TestAllErrorsTogether(t *testing.T) {
+	_, err := config.Load(config.Worker, env("STINT_SEND_INVITATION", "maybe", "STINT_GHOST_GRACE", "x"))
+	for _, want := range []string{"STINT_GROUPS is not set", "STINT_STORE is not set", "STINT_DLQ_URL is not set", "STINT_SEND_INVITATION"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error = %v, want it to say %q", err, want)
 		}
 	}
-	t.Setenv("STINT_GHOST_ACTION", "delete")
-	if _, err := config.GhostAction(); err == nil || !strings.Contains(err.Error(), "want remove or report") {
-		t.Errorf("GhostAction(delete) = %v", err)
+	if strings.Contains(fmtErr(err), "STINT_GHOST_GRACE") {
+		t.Error("the worker does not read STINT_GHOST_GRACE, yet it was checked")
+	}
+	if n := strings.Count(fmtErr(err), "\n") + 1; n != 4 {
+		t.Errorf("%d lines, want one per problem (4):\n%v", n, err)
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// A binary reads only what it declares: the webhook never sees Graph's
+// settings; values say where they came from; secrets never print.
+func TestWhatEachBinaryReads(t *testing.T) {
+	c, err := config.Load(config.Webhook, env("STINT_WEBHOOK_SECRET", "whsec_c2VjcmV0", "STINT_QUEUE_URL", "https://sqs.example/q.fifo", "AZURE_CLIENT_SECRET", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range c.Values {
+		if strings.HasPrefix(v.Name, "AZURE_") {
+			t.Errorf("the webhook read %s", v.Name)
+		}
+		if v.Name == "STINT_WEBHOOK_SECRET" && (v.Shown() != "********" || v.Source != config.FromEnvironment) {
+			t.Errorf("the secret shows as %q from %s", v.Shown(), v.Source)
+		}
+	}
+	if c.Tenant.ClientSecret != "" {
+		t.Error("the webhook took an Azure secret it does not read")
+	}
+}
+
+// Nothing but this package reads the environment: a test of the rule the
+// issue names, over the source tree.
+func TestOnlyConfigReadsTheEnvironment(t *testing.T) {
+	var offenders []string
+	for _, root := range []string{"../../pkg", "../../functions"} {
+		walk(t, root, func(path string, src string) {
+			if strings.HasSuffix(path, "_test.go") || strings.HasPrefix(path, "../../pkg/config/") {
+				return
+			}
+			for _, call := range []string{"os.Getenv(", "os.LookupEnv(", "os.Environ("} {
+				if strings.Contains(src, call) {
+					offenders = append(offenders, path+": "+call)
+				}
+			}
+		})
+	}
+	if len(offenders) > 0 {
+		t.Errorf("the environment is read outside pkg/config:\n%s", strings.Join(offenders, "\n"))
+	}
+}
+
+func walk(t *testing.T, root string, f func(path, src string)) {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		path := root + "/" + e.Name()
+		if e.IsDir() {
+			walk(t, path, f)
+			continue
+		}
+		if strings.HasSuffix(path, ".go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f(path, string(b))
+		}
 	}
 }

@@ -111,9 +111,9 @@ type AuditEntry struct {
 	// Actor is who or what acted: the event's source, "stint:tick",
 	// "stint:reconcile", an operator.
 	Actor string `json:"actor"`
-	// Action names the change, e.g. "event.applied", "event.stale",
-	// "group.added", "account.disabled".
-	Action string `json:"action"`
+	// Action names the change, e.g. EventApplied, EventStale,
+	// GroupAdded, AccountDisabled.
+	Action Action `json:"action"`
 	// Detail says why, in words.
 	Detail string `json:"detail,omitempty"`
 }

@@ -102,14 +102,25 @@ func check(rec Engagement, ev event.Event, now time.Time, opts Options) error {
 		return fault.Errorf(fault.Invalid, "event %s: time %s is more than %s ahead of now (%s); fix the sender's clock", ev.ID, ev.Time.Format(time.RFC3339), MaxClockSkew, now.UTC().Format(time.RFC3339))
 	}
 	access, _ := accessOf(ev, opts)
-	if opts.Allowed != nil {
-		for _, key := range access {
-			if !slices.Contains(opts.Allowed, key) {
-				return fault.Errorf(fault.Invalid, "event %s: access key %q is not configured in STINT_GROUPS (configured: %v)", ev.ID, key, opts.Allowed)
-			}
-		}
+	if i := Unconfigured(access, opts.Allowed); i >= 0 {
+		return fault.Errorf(fault.Invalid, "event %s: access key %q is not configured in STINT_GROUPS (configured: %v)", ev.ID, access[i], opts.Allowed)
 	}
 	return nil
+}
+
+// Unconfigured is the allow-list check, the one place it is made: the
+// index in keys of the first access key not in allowed (STINT_GROUPS's
+// keys), or -1. A nil allow-list allows every key.
+func Unconfigured(keys, allowed []string) int {
+	if allowed == nil {
+		return -1
+	}
+	for i, k := range keys {
+		if !slices.Contains(allowed, k) {
+			return i
+		}
+	}
+	return -1
 }
 
 // accessOf returns the access the event sets, and whether it sets any.

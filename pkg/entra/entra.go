@@ -55,12 +55,10 @@ import (
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
 )
-
-// DefaultEndpoint is Microsoft Graph's global endpoint.
-const DefaultEndpoint = "https://graph.microsoft.com"
 
 // microsoftAuthorities are the public and sovereign token services; for any
 // other AZURE_AUTHORITY_HOST (the sandbox) instance discovery is switched
@@ -74,7 +72,7 @@ var microsoftAuthorities = []string{
 type Config struct {
 	// Endpoint is the Graph root (STINT_GRAPH_ENDPOINT), without /v1.0.
 	Endpoint string
-	// Credential obtains tokens; CredentialFromEnv builds the standard one.
+	// Credential obtains tokens; Credential builds the standard one.
 	Credential azcore.TokenCredential
 	// Transport carries Graph requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
@@ -84,75 +82,63 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// EndpointFromEnv reads STINT_GRAPH_ENDPOINT (default Graph's global
-// endpoint) and checks it.
-func EndpointFromEnv() (string, error) {
-	endpoint := os.Getenv("STINT_GRAPH_ENDPOINT")
-	if endpoint == "" {
-		return DefaultEndpoint, nil
-	}
-	return endpoint, checkEndpoint(endpoint)
-}
-
-func checkEndpoint(endpoint string) error {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return fault.Errorf(fault.Invalid, "STINT_GRAPH_ENDPOINT %q: want the Graph root, like %s (no path)", endpoint, DefaultEndpoint)
-	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
-		return fault.Errorf(fault.Invalid, "STINT_GRAPH_ENDPOINT %q: must be https (plain http only for localhost)", endpoint)
-	}
-	return nil
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
-}
-
-// CredentialFromEnv builds the credential from azidentity's standard
-// variables, choosing explicitly so that a misconfiguration gets one precise
-// error rather than a walk down the whole chain (which would end probing the
-// managed identity endpoint):
+// Credential builds the credential from the tenant settings (azidentity's
+// standard variables, as pkg/config loaded them), choosing explicitly so
+// that a misconfiguration gets one precise error rather than a walk down
+// the whole chain (which would end probing the managed identity endpoint):
 //
-//   - AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH: EnvironmentCredential
-//   - AZURE_FEDERATED_TOKEN_FILE: WorkloadIdentityCredential
+//   - a client secret: ClientSecretCredential
+//   - a certificate file: ClientCertificateCredential
+//   - a federated token file: WorkloadIdentityCredential
 //   - none of them: DefaultAzureCredential (managed identity, Azure CLI, ...)
 //
-// When AZURE_AUTHORITY_HOST is not one of Microsoft's authorities (the
-// sandbox), instance discovery is disabled. transport may be nil.
-func CredentialFromEnv(transport policy.Transporter) (azcore.TokenCredential, error) {
+// When the authority host is not one of Microsoft's (the sandbox),
+// instance discovery is disabled. transport may be nil.
+func Credential(t config.Tenant, transport policy.Transporter) (azcore.TokenCredential, error) {
 	client := azcore.ClientOptions{Transport: transport}
 	discoveryOff := false
-	if host := os.Getenv("AZURE_AUTHORITY_HOST"); host != "" {
-		u, err := url.Parse(host)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, fault.Errorf(fault.Invalid, "AZURE_AUTHORITY_HOST %q: must be an https URL, like https://login.microsoftonline.com/", host)
-		}
-		client.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: host}
+	if t.AuthorityHost != "" {
+		u, _ := url.Parse(t.AuthorityHost) // checked by config.Load
+		client.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: t.AuthorityHost}
 		discoveryOff = !isMicrosoftAuthority(u.Hostname())
-	}
-	secret, cert, federated := os.Getenv("AZURE_CLIENT_SECRET"), os.Getenv("AZURE_CLIENT_CERTIFICATE_PATH"), os.Getenv("AZURE_FEDERATED_TOKEN_FILE")
-	if secret != "" || cert != "" || federated != "" {
-		for _, v := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
-			if os.Getenv(v) == "" {
-				return nil, fault.Errorf(fault.Invalid, "%s is not set; it is needed with the app's secret, certificate or federated token", v)
-			}
-		}
 	}
 	var cred azcore.TokenCredential
 	var err error
 	switch {
-	case secret != "" || cert != "":
-		cred, err = azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
-	case federated != "":
-		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+	case t.ClientSecret != "":
+		cred, err = azidentity.NewClientSecretCredential(t.ID, t.ClientID, t.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+	case t.CertificatePath != "":
+		cred, err = certificateCredential(t, client, discoveryOff)
+	case t.FederatedTokenFile != "":
+		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions: client, ClientID: t.ClientID, TenantID: t.ID, TokenFilePath: t.FederatedTokenFile, DisableInstanceDiscovery: discoveryOff})
 	default:
-		cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+		cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: client, TenantID: t.ID, DisableInstanceDiscovery: discoveryOff})
 	}
 	if err != nil {
 		return nil, fault.Errorf(fault.Invalid, "azure credential: %w", err)
 	}
 	return cred, nil
+}
+
+// certificateCredential reads AZURE_CLIENT_CERTIFICATE_PATH (PEM or
+// PKCS#12, with AZURE_CLIENT_CERTIFICATE_PASSWORD if it has one).
+func certificateCredential(t config.Tenant, client azcore.ClientOptions, discoveryOff bool) (azcore.TokenCredential, error) {
+	data, err := os.ReadFile(t.CertificatePath)
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "AZURE_CLIENT_CERTIFICATE_PATH: %v", err)
+	}
+	var password []byte
+	if t.CertificatePassword != "" {
+		password = []byte(t.CertificatePassword)
+	}
+	certs, key, err := azidentity.ParseCertificates(data, password)
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "AZURE_CLIENT_CERTIFICATE_PATH %s: %v (want a PEM or PKCS#12 file with the certificate and its private key)", t.CertificatePath, err)
+	}
+	return azidentity.NewClientCertificateCredential(t.ID, t.ClientID, certs, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
 }
 
 func isMicrosoftAuthority(host string) bool {
@@ -169,18 +155,25 @@ type Client struct {
 	graph    *msgraph.GraphServiceClient
 	adapter  *msgraph.GraphRequestAdapter
 	endpoint string
+	cred     azcore.TokenCredential
 	log      *slog.Logger
 }
+
+// Endpoint is the Graph root the client talks to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Credential is the credential the client gets its tokens with.
+func (c *Client) Credential() azcore.TokenCredential { return c.cred }
 
 var _ engagement.Directory = (*Client)(nil)
 
 // New builds the adapter. It makes no request.
 func New(cfg Config) (*Client, error) {
 	if cfg.Endpoint == "" {
-		cfg.Endpoint = DefaultEndpoint
+		cfg.Endpoint = "https://graph.microsoft.com"
 	}
 	cfg.Endpoint = strings.TrimSuffix(cfg.Endpoint, "/")
-	if err := checkEndpoint(cfg.Endpoint); err != nil {
+	if err := config.CheckEndpoint(cfg.Endpoint); err != nil {
 		return nil, err
 	}
 	if cfg.Credential == nil {
@@ -226,7 +219,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	// Before the client is built: its request builders copy the base URL.
 	adapter.SetBaseUrl(cfg.Endpoint + "/v1.0")
-	return &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, log: cfg.Logger}, nil
+	return &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, cred: cfg.Credential, log: cfg.Logger}, nil
 }
 
 // retryWithinDeadline lets the SDK retry only when the wait fits in the

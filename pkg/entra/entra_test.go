@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/fault"
@@ -27,11 +30,8 @@ import (
 	"github.com/stintdev/stint/pkg/sandbox"
 )
 
-// The adapter's five application permissions (package docs).
-var corePermissions = []string{
-	"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All",
-	"User.EnableDisableAccount.All", "User.RevokeSessions.All",
-}
+// The adapter's five application permissions.
+var corePermissions = entra.Core()
 
 const (
 	tenantID = "72f988bf-0000-4000-8000-00000000c0de"
@@ -93,19 +93,26 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
+// fromEnv builds the credential from the environment through pkg/config,
+// as a binary would.
+func fromEnv() (config.Config, azcore.TokenCredential, error) {
+	cfg, err := config.Load(config.Stint, os.LookupEnv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cred, err := entra.Credential(cfg.Tenant, nil)
+	return cfg, cred, err
+}
+
 // newClient builds the adapter from the environment, as a function would.
 func newClient(tb testing.TB) (*entra.Client, *logBuffer) {
 	tb.Helper()
-	endpoint, err := entra.EndpointFromEnv()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cred, err := entra.CredentialFromEnv(nil)
+	cfg, cred, err := fromEnv()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	logs := &logBuffer{}
-	c, err := entra.New(entra.Config{Endpoint: endpoint, Credential: cred, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	c, err := entra.New(entra.Config{Endpoint: cfg.GraphEndpoint, Credential: cred, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -545,7 +552,7 @@ func TestMissingPermissionIsNamed(t *testing.T) {
 
 func TestWrongSecretIsUnauthorized(t *testing.T) {
 	t.Setenv("AZURE_CLIENT_SECRET", "not-the-secret")
-	cred, err := entra.CredentialFromEnv(nil)
+	_, cred, err := fromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,10 +581,7 @@ func TestConfigurationErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(tt.key, tt.value)
-			_, err := entra.EndpointFromEnv()
-			if err == nil {
-				_, err = entra.CredentialFromEnv(nil)
-			}
+			_, _, err := fromEnv()
 			if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want invalid, saying %q", err, tt.want)
 			}

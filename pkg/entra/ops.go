@@ -20,12 +20,12 @@ import (
 )
 
 // The permissions each operation needs, named in its 403 errors.
-const (
-	permReadUsers     = "User.Read.All"
-	permInvite        = "User.Invite.All"
-	permMembership    = "GroupMember.ReadWrite.All"
-	permEnableDisable = "User.EnableDisableAccount.All"
-	permRevoke        = "User.RevokeSessions.All"
+var (
+	permReadUsers     = ReadUsers.Name
+	permInvite        = InviteGuests.Name
+	permMembership    = GroupMembership.Name
+	permEnableDisable = EnableDisable.Name
+	permRevoke        = RevokeSessions.Name
 )
 
 // userFields are the properties stint reads; userType, accountEnabled and

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/webhook"
 )
@@ -28,8 +29,11 @@ func BenchmarkEndToEnd(b *testing.B) { benchEndToEnd(b, 0) }
 func BenchmarkEndToEndPaced(b *testing.B) { benchEndToEnd(b, 100*time.Millisecond) }
 
 func benchEndToEnd(b *testing.B, every time.Duration) {
-	b.Setenv("AZURE_TENANT_ID", "")
-	h, err := host.Open(context.Background(), host.Options{Data: b.TempDir(), Addr: "127.0.0.1:0", Workers: 8})
+	cfg, err := config.Load(config.Stint, func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := host.Open(context.Background(), host.Options{Config: cfg, Sandbox: true, Data: b.TempDir(), Addr: "127.0.0.1:0", Workers: 8})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,6 +54,7 @@ func (h *Host) serveControl() (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sweep", h.controlSweep)
 	mux.HandleFunc("GET /accounts", h.controlAccounts)
+	mux.HandleFunc("GET /check", h.controlCheck)
 	srv := &http.Server{Handler: authorized(info.Token, mux), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	return func() {

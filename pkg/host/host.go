@@ -9,10 +9,15 @@
 // Operator commands reach a running serve through its control channel
 // (see control.go).
 //
-// Against a real tenant when AZURE_TENANT_ID is set; otherwise against the
-// sandbox tenant, kept under the data directory (sandbox.json, saved before
-// each Graph change is answered) so that a restart, even after SIGKILL,
-// finds Entra as it left it.
+// Against the tenant the configuration names, or, when asked for
+// (Options.Sandbox), against the sandbox tenant kept under the data
+// directory (sandbox.json, saved before each Graph change is answered) so
+// that a restart, even after SIGKILL, finds Entra as it left it. The
+// sandbox is chosen, never fallen into: without it, a configuration that
+// names no tenant is an error naming what is missing. The choice is
+// recorded in the data directory (<data>/tenant), and a later Open that
+// would mix a sandbox's ledger with a real tenant, or two tenants, is
+// refused.
 package host
 
 import (
@@ -33,6 +38,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
@@ -45,6 +51,11 @@ import (
 
 // Options configure the host.
 type Options struct {
+	// Config is the stint command's configuration (pkg/config).
+	Config config.Config
+	// Sandbox runs against the sandbox tenant rather than the configured
+	// one.
+	Sandbox bool
 	// Data is the data directory (ledger, queue, sandbox, webhook secret).
 	Data string
 	// Addr is where the webhook listens (default 127.0.0.1:8080).
@@ -71,6 +82,8 @@ type Host struct {
 	Webhook *webhook.Handler
 	// Sandbox is the sandbox tenant, nil against a real one.
 	Sandbox *sandbox.Tenant
+	// directory is the Graph adapter, for stint check.
+	directory *entra.Client
 	// Groups is the allow-list in use.
 	Groups map[string]string
 	// Secret is the webhook secret (whsec_…), for senders on this machine.
@@ -99,6 +112,11 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	if !o.Sandbox {
+		if err := TenantConfigured(o.Config); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("stint: data directory %s: %w", o.Data, err)
 	}
@@ -116,16 +134,22 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		return nil, err
 	}
 	h.closers = append(h.closers, h.Ledger.Close)
+	if err := h.markTenant(); err != nil {
+		h.Close()
+		return nil, err
+	}
 	if h.Queue, err = embedded.Open(ctx, h.Ledger.DB(), embedded.Options{Visibility: o.Visibility}); err != nil {
 		h.Close()
 		return nil, err
 	}
-	var dir engagement.Directory
-	if os.Getenv("AZURE_TENANT_ID") != "" {
-		dir, h.Groups, err = wire.Directory(o.Log, 10)
-	} else {
+	var dir *entra.Client
+	if o.Sandbox {
 		dir, h.Groups, err = h.startSandbox(ctx)
+	} else {
+		dir, err = wire.Directory(o.Config, o.Log, 10)
+		h.Groups = o.Config.Groups
 	}
+	h.directory = dir
 	if err != nil {
 		h.Close()
 		return nil, err
@@ -142,15 +166,13 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 }
 
 // settings builds the handlers from the configuration.
-func (h *Host) settings(dir engagement.Directory) error {
+func (h *Host) settings(dir *entra.Client) error {
 	var err error
-	if h.Events, err = wire.Events(h.Ledger, dir, h.Groups, h.o.Log); err != nil {
+	if h.Events, err = wire.Events(h.Ledger, dir, h.Groups, h.o.Config, h.o.Log); err != nil {
 		return err
 	}
-	if h.Sweeper, err = wire.Sweeper(h.Events); err != nil {
-		return err
-	}
-	if h.Secret, err = h.webhookSecret(); err != nil {
+	h.Sweeper = wire.Sweeper(h.Events, h.o.Config)
+	if h.Secret, err = WebhookSecret(h.o.Data, h.o.Config, true); err != nil {
 		return err
 	}
 	verifier, err := webhook.ParseSecrets(h.Secret)
@@ -161,15 +183,20 @@ func (h *Host) settings(dir engagement.Directory) error {
 	return nil
 }
 
-// webhookSecret is STINT_WEBHOOK_SECRET, or one made for this machine and
-// kept in the data directory (webhook-secret, mode 0600).
-func (h *Host) webhookSecret() (string, error) {
-	if s := os.Getenv("STINT_WEBHOOK_SECRET"); s != "" {
-		return s, nil
+// WebhookSecret is the webhook secret for a data directory: the
+// configured STINT_WEBHOOK_SECRET, else the one kept in <data>/webhook-secret
+// (mode 0600) — made there first when create is set (stint serve), an
+// error naming both otherwise (stint send).
+func WebhookSecret(data string, cfg config.Config, create bool) (string, error) {
+	if cfg.WebhookSecret != "" {
+		return cfg.WebhookSecret, nil
 	}
-	path := filepath.Join(h.o.Data, "webhook-secret")
+	path := filepath.Join(data, "webhook-secret")
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
+	}
+	if !create {
+		return "", fault.Errorf(fault.Invalid, "no webhook secret: set STINT_WEBHOOK_SECRET, or run stint serve with --data %s first (it keeps one in %s)", data, path)
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -352,4 +379,54 @@ func (h *Host) Accounts(ctx context.Context) (map[string]Account, error) {
 		}
 	}
 	return out, nil
+}
+
+// TenantConfigured says what is missing for a real tenant.
+func TenantConfigured(cfg config.Config) error {
+	var missing []string
+	if !cfg.Tenant.Configured() {
+		missing = append(missing, "AZURE_TENANT_ID")
+	}
+	if cfg.Groups == nil {
+		missing = append(missing, "STINT_GROUPS")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fault.Errorf(fault.Invalid, "no tenant is configured: %s not set. Set AZURE_TENANT_ID and STINT_GROUPS (with AZURE_CLIENT_ID and a secret, certificate or federated token, or a managed identity) to run against your tenant, or pass --sandbox to run against a sandbox tenant kept in the data directory",
+		strings.Join(missing, " and "))
+}
+
+// tenantFile records which tenant a data directory's ledger belongs to.
+const tenantFile = "tenant"
+
+// Chosen reads which tenant a data directory was used with: "sandbox", a
+// tenant id, or "" when it was not used yet.
+func Chosen(data string) string {
+	b, err := os.ReadFile(filepath.Join(data, tenantFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// markTenant records the tenant this Open runs against, or refuses one
+// that differs from the data directory's: a ledger speaks of one tenant's
+// accounts.
+func (h *Host) markTenant() error {
+	want := "sandbox"
+	if !h.o.Sandbox {
+		want = h.o.Config.Tenant.ID
+	}
+	switch was := Chosen(h.o.Data); {
+	case was == want:
+		return nil
+	case was == "sandbox":
+		return fault.Errorf(fault.Invalid, "the data directory %s holds the sandbox tenant's ledger: pass --sandbox, or use another --data for tenant %s", h.o.Data, want)
+	case was != "" && want == "sandbox":
+		return fault.Errorf(fault.Invalid, "the data directory %s holds tenant %s's ledger: run without --sandbox, or use another --data for the sandbox", h.o.Data, was)
+	case was != "":
+		return fault.Errorf(fault.Invalid, "the data directory %s holds tenant %s's ledger, and AZURE_TENANT_ID names %s: use another --data for that tenant", h.o.Data, was, want)
+	}
+	return writePrivate(filepath.Join(h.o.Data, tenantFile), []byte(want+"\n"))
 }

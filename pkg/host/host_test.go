@@ -11,15 +11,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
+// defaults is the stint command's configuration with nothing set.
+func defaults(tb testing.TB) config.Config {
+	tb.Helper()
+	cfg, err := config.Load(config.Stint, func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
 func open(tb testing.TB, data string, log *slog.Logger) *host.Host {
 	tb.Helper()
-	tb.Setenv("AZURE_TENANT_ID", "")
-	h, err := host.Open(context.Background(), host.Options{Data: data, Addr: "127.0.0.1:0", Log: log})
+	h, err := host.Open(context.Background(), host.Options{Config: defaults(tb), Sandbox: true, Data: data, Addr: "127.0.0.1:0", Log: log})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,7 +42,7 @@ func TestOneProcessOwnsADataDirectory(t *testing.T) {
 	data := t.TempDir()
 	first := open(t, data, nil)
 	ca, _ := os.ReadFile(filepath.Join(data, "sandbox-ca.pem"))
-	_, err := host.Open(context.Background(), host.Options{Data: data, Addr: "127.0.0.1:0"})
+	_, err := host.Open(context.Background(), host.Options{Config: defaults(t), Sandbox: true, Data: data, Addr: "127.0.0.1:0"})
 	var inUse *host.InUseError
 	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() || !strings.Contains(err.Error(), "is in use by stint (pid") {
 		t.Fatalf("second Open = %v, want it refused naming pid %d", err, os.Getpid())
@@ -90,5 +100,26 @@ func TestPrivateFilesAndAWarning(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "chmod 700 "+data) {
 		t.Errorf("log = %s; want a warning that the data directory is readable by others", logs.String())
+	}
+}
+
+// The sandbox is chosen, never fallen into: without it, a configuration
+// that names no tenant is refused, naming what is missing; and a data
+// directory keeps to the tenant it was first used with.
+func TestTheSandboxIsChosen(t *testing.T) {
+	data := t.TempDir()
+	_, err := host.Open(context.Background(), host.Options{Config: defaults(t), Data: data, Addr: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "AZURE_TENANT_ID and STINT_GROUPS not set") || !strings.Contains(err.Error(), "--sandbox") {
+		t.Fatalf("Open without a tenant or --sandbox = %v, want it refused, naming what is missing", err)
+	}
+	h := open(t, data, nil) // --sandbox
+	h.Close()
+	cfg := defaults(t)
+	cfg.Tenant.ID, cfg.Groups = "72f988bf-0000-4000-8000-00000000c0de", map[string]string{"contractor-access": "6f1c2f3e-0000-4000-8000-000000000001"}
+	if _, err := host.Open(context.Background(), host.Options{Config: cfg, Data: data, Addr: "127.0.0.1:0"}); err == nil || !strings.Contains(err.Error(), "holds the sandbox tenant's ledger") {
+		t.Errorf("a real tenant on a sandbox's data directory: %v, want it refused", err)
+	}
+	if got := host.Chosen(data); got != "sandbox" {
+		t.Errorf("Chosen = %q, want sandbox", got)
 	}
 }

@@ -1,16 +1,18 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
-	"github.com/stintdev/stint/pkg/config"
-	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
+	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/sandbox"
 )
 
@@ -31,13 +33,10 @@ var SandboxGroups = map[string]string{
 // startSandbox loads (or creates) the sandbox tenant under the data
 // directory, serves it on a loopback port over TLS, and returns a Graph
 // adapter for it: the same code path as a real tenant, over real HTTPS.
-func (h *Host) startSandbox(ctx context.Context) (engagement.Directory, map[string]string, error) {
+func (h *Host) startSandbox(ctx context.Context) (*entra.Client, map[string]string, error) {
 	groups := SandboxGroups
-	if os.Getenv("STINT_GROUPS") != "" {
-		var err error
-		if groups, err = config.Groups(); err != nil {
-			return nil, nil, err
-		}
+	if h.o.Config.Groups != nil {
+		groups = h.o.Config.Groups
 	}
 	ten := sandbox.New(sandbox.Options{TenantID: SandboxTenantID, Domain: SandboxDomain})
 	path := filepath.Join(h.o.Data, "sandbox.json")
@@ -58,8 +57,7 @@ func (h *Host) startSandbox(ctx context.Context) (engagement.Directory, map[stri
 		return nil, nil, err
 	}
 	secret := hex.EncodeToString(secretBytes)
-	ten.AddApp(sandbox.App{ClientID: sandboxClientID, Secret: secret, Permissions: []string{
-		"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}})
+	ten.AddApp(sandbox.App{ClientID: sandboxClientID, Secret: secret, Permissions: entra.Core()})
 	ten.PersistTo(path)
 	srv, err := ten.StartTLS("127.0.0.1:0")
 	if err != nil {
@@ -76,4 +74,55 @@ func (h *Host) startSandbox(ctx context.Context) (engagement.Directory, map[stri
 	}
 	h.Sandbox = ten
 	return dir, groups, nil
+}
+
+// SandboxAccount is an account of the sandbox tenant as the demo shows it:
+// every user in an allow-listed group, or blocked, with their groups.
+type SandboxAccount struct {
+	Email   string   `json:"email"`
+	Guest   bool     `json:"guest"`
+	Enabled bool     `json:"enabled"`
+	Groups  []string `json:"groups"`
+}
+
+// SandboxAccounts reads the sandbox tenant's accounts that hold an
+// allow-listed group or are blocked (nil against a real tenant).
+func (h *Host) SandboxAccounts() []SandboxAccount {
+	if h.Sandbox == nil {
+		return nil
+	}
+	return SandboxTable(h.Sandbox, h.Groups)
+}
+
+// SandboxTable is SandboxAccounts for any sandbox tenant (a saved one, in
+// tests).
+func SandboxTable(t *sandbox.Tenant, groups map[string]string) []SandboxAccount {
+	rows := []SandboxAccount{}
+	for _, u := range t.Users() {
+		in := []string{}
+		for key, gid := range groups {
+			if slices.Contains(t.Members(gid), u.ID) {
+				in = append(in, key)
+			}
+		}
+		if len(in) == 0 && u.AccountEnabled {
+			continue
+		}
+		slices.Sort(in)
+		email := cmp.Or(u.Mail, u.UserPrincipalName)
+		rows = append(rows, SandboxAccount{Email: email, Guest: u.UserType == "Guest", Enabled: u.AccountEnabled, Groups: in})
+	}
+	slices.SortFunc(rows, func(a, b SandboxAccount) int { return strings.Compare(a.Email, b.Email) })
+	return rows
+}
+
+// AddByHand does in the sandbox tenant what an administrator does in the
+// portal: a guest with this address joins the group of key, behind
+// stint's back.
+func (h *Host) AddByHand(email, key string) error {
+	if h.Sandbox == nil {
+		return fault.Errorf(fault.Invalid, "stint: only the sandbox tenant can be changed by hand")
+	}
+	u := h.Sandbox.AddUser(sandbox.User{DisplayName: email, Mail: email, UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
+	return h.Sandbox.AddMember(h.Groups[key], u.ID)
 }

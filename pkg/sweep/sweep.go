@@ -187,9 +187,9 @@ func (s *Sweeper) record(ctx context.Context, sum Summary) {
 		if who == "" {
 			who = "-"
 		}
-		entries = append(entries, engagement.AuditEntry{At: now, Contractor: who, Actor: actor, Action: "sweep." + a.Action, Detail: a.detail()})
+		entries = append(entries, engagement.AuditEntry{At: now, Contractor: who, Actor: actor, Action: engagement.SweepAction(a.Action), Detail: a.detail()})
 	}
-	entries = append(entries, engagement.AuditEntry{At: now, Contractor: "-", Actor: actor, Action: "sweep.summary",
+	entries = append(entries, engagement.AuditEntry{At: now, Contractor: "-", Actor: actor, Action: engagement.SweepSummary,
 		Detail: fmt.Sprintf("dryRun=%v examined=%d activated=%d expired=%d added=%d removed=%d disabled=%d flagged=%d errors=%d complete=%v",
 			sum.DryRun, sum.Examined, sum.Activated, sum.Expired, sum.Added, sum.Removed, sum.Disabled, sum.Flagged, sum.Errors, sum.Complete)})
 	if !quiet {

@@ -28,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,15 +193,11 @@ func (h *Handler) checkTime(ev event.Event) *event.Error {
 }
 
 func (h *Handler) checkAccess(ev event.Event) *event.Error {
-	if h.AccessKeys == nil {
+	i := engagement.Unconfigured(ev.Data.Access, h.AccessKeys)
+	if i < 0 {
 		return nil
 	}
-	for i, key := range ev.Data.Access {
-		if !slices.Contains(h.AccessKeys, key) {
-			return &event.Error{Pointer: fmt.Sprintf("/data/access/%d", i), Reason: fmt.Sprintf("%q is not a configured access key (configured: %s)", key, strings.Join(h.AccessKeys, ", "))}
-		}
-	}
-	return nil
+	return &event.Error{Pointer: fmt.Sprintf("/data/access/%d", i), Reason: fmt.Sprintf("%q is not a configured access key (configured: %s)", ev.Data.Access[i], strings.Join(h.AccessKeys, ", "))}
 }
 
 // problem builds an RFC 9457 problem+json answer; extra members (pointer,

@@ -130,10 +130,13 @@ func IsBusy(err error) bool {
 // so, or when the dead settle had written that it was about to; otherwise
 // by an administrator, and stint will not re-enable it. When the recorded
 // account is gone, or none was recorded, the person is looked up: the dead
-// settle may have invited them (afresh).
+// settle may have invited them (afresh). What the dead settle did and
+// never recorded is written to the trail now, as found: user.found for
+// the account it invited, group.found for each group it added,
+// group.removed for each it took away.
 func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email string) (engagement.Contractor, []engagement.AuditEntry, error) {
 	var log []engagement.AuditEntry
-	note := func(action, format string, args ...any) {
+	note := func(action engagement.Action, format string, args ...any) {
 		log = append(log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
 	}
 	keys := slices.Sorted(maps.Keys(h.Settings.Groups))
@@ -147,7 +150,7 @@ func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email s
 	if c.UserID != "" {
 		u, in, err = h.Directory.Account(ctx, c.UserID, gids)
 		if fault.Is(err, fault.NotFound) {
-			note("user.gone", "took over an interrupted settle: account %s no longer exists", c.UserID)
+			note(engagement.UserGone, "took over an interrupted settle: account %s no longer exists", c.UserID)
 			c = engagement.Contractor{Key: c.Key, Version: c.Version, ClaimedBy: c.ClaimedBy, ClaimedUntil: c.ClaimedUntil}
 		}
 	}
@@ -158,6 +161,9 @@ func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email s
 			c.UserID, c.Guest = found.ID, found.Guest
 			u, in, err = h.Directory.Account(ctx, c.UserID, gids)
 		}
+		if err == nil {
+			note(engagement.UserFound, "took over an interrupted settle: found account %s for %s", c.UserID, email)
+		}
 	}
 	if fault.Is(err, fault.NotFound) {
 		return c, log, nil // nobody to take over: the plan starts from nothing
@@ -165,10 +171,16 @@ func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email s
 	if err != nil {
 		return c, log, err
 	}
+	recorded := c.Granted
 	c.Granted = nil
 	for i, gid := range gids {
 		if slices.Contains(in, gid) {
 			c.Granted = append(c.Granted, keys[i])
+			if !slices.Contains(recorded, keys[i]) {
+				note(engagement.GroupFound, "took over an interrupted settle: account %s is already in %s", c.UserID, keys[i])
+			}
+		} else if slices.Contains(recorded, keys[i]) {
+			note(engagement.GroupRemoved, "took over an interrupted settle: account %s is no longer in %s", c.UserID, keys[i])
 		}
 	}
 	c.Guest = u.Guest
@@ -184,7 +196,7 @@ func (h *Handler) takeOver(ctx context.Context, c engagement.Contractor, email s
 		c.Blocked = true // disabled, not by stint
 	}
 	c.Disabling = false
-	note("settle.took_over", "took over an interrupted settle: account %s is %s, in %v", c.UserID, enabledWord(u.Enabled), c.Granted)
+	note(engagement.SettleTookOver, "took over an interrupted settle: account %s is %s, in %v", c.UserID, enabledWord(u.Enabled), c.Granted)
 	return c, log, nil
 }
 

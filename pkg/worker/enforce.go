@@ -72,7 +72,7 @@ func (w *enforcement) run(ctx context.Context, profile engagement.Engagement, pl
 	return w.removeGroups(ctx, plan.Remove)
 }
 
-func (w *enforcement) note(action, format string, args ...any) {
+func (w *enforcement) note(action engagement.Action, format string, args ...any) {
 	w.log = append(w.log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
 }
 
@@ -87,11 +87,11 @@ func (w *enforcement) ensureUser(ctx context.Context, e engagement.Engagement) e
 			return err
 		}
 		w.invited = true
-		w.note("user.invited", "invited %s as guest %s (invitation email sent: %v)", e.Email, u.ID, s.SendInvitation)
+		w.note(engagement.UserInvited, "invited %s as guest %s (invitation email sent: %v)", e.Email, u.ID, s.SendInvitation)
 	case err != nil:
 		return err
 	default:
-		w.note("user.found", "found %s as %s %s", e.Email, userType(u), u.ID)
+		w.note(engagement.UserFound, "found %s as %s %s", e.Email, userType(u), u.ID)
 	}
 	w.c.UserID, w.c.Guest = u.ID, u.Guest
 	return nil
@@ -110,7 +110,7 @@ func (w *enforcement) addGroups(ctx context.Context, keys []string) error {
 			return w.gone(err)
 		}
 		w.c.Granted = append(w.c.Granted, key)
-		w.note("group.added", "added to %s (%s)", key, gid)
+		w.note(engagement.GroupAdded, "added to %s (%s)", key, gid)
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func (w *enforcement) gone(err error) error {
 	case w.invited && fault.Is(err, fault.NotFound):
 		return fault.Wrap(fault.Transient, err)
 	case fault.Is(err, fault.NotFound):
-		w.note("user.gone", "account %s no longer exists; the person is looked up again", w.c.UserID)
+		w.note(engagement.UserGone, "account %s no longer exists; the person is looked up again", w.c.UserID)
 		w.c = engagement.Contractor{Key: w.c.Key, Version: w.c.Version}
 		return fmt.Errorf("%w: %w", errGone, err)
 	}
@@ -143,7 +143,7 @@ func (w *enforcement) unblock(ctx context.Context) error {
 		if err := w.h.Directory.SetAccountEnabled(ctx, w.c.UserID, true); err != nil {
 			return err
 		}
-		w.note("account.enabled", "re-enabled sign-in: stint had blocked it")
+		w.note(engagement.AccountEnabled, "re-enabled sign-in: stint had blocked it")
 	}
 	w.c.Blocked, w.c.DisabledByStint, w.memo.disabledByStint = false, false, false
 	return nil
@@ -158,7 +158,7 @@ func (w *enforcement) removeGroups(ctx context.Context, keys []string) error {
 			if err := w.h.Directory.RemoveMember(ctx, gid, w.c.UserID); err != nil {
 				return err
 			}
-			w.note("group.removed", "removed from %s (%s)", key, gid)
+			w.note(engagement.GroupRemoved, "removed from %s (%s)", key, gid)
 		}
 		w.c.Granted = without(w.c.Granted, key)
 	}
@@ -177,7 +177,7 @@ func (w *enforcement) managed(ctx context.Context, key string) (string, bool) {
 	gid, ok := w.h.Settings.Groups[key]
 	if !ok {
 		w.h.Log.WarnContext(ctx, "worker: granted access key no longer configured; membership left to an administrator", "contractor", w.c.Key, "key", key)
-		w.note("group.unmanaged", "access key %s is no longer in STINT_GROUPS; its group was not touched", key)
+		w.note(engagement.GroupUnmanaged, "access key %s is no longer in STINT_GROUPS; its group was not touched", key)
 	}
 	return gid, ok
 }
@@ -211,7 +211,7 @@ func (w *enforcement) block(ctx context.Context, keys []string) error {
 	}
 	for _, gid := range gids {
 		if bulk == nil || bulk.Failed[gid] == nil {
-			w.note("group.removed", "removed from %s (%s)", byGroup[gid], gid)
+			w.note(engagement.GroupRemoved, "removed from %s (%s)", byGroup[gid], gid)
 			w.c.Granted = without(w.c.Granted, byGroup[gid])
 		}
 	}
@@ -250,11 +250,11 @@ func (w *enforcement) disable(ctx context.Context, u engagement.User) error {
 		// its audit entry was lost with it.
 	default:
 		w.c.Disabling = false
-		w.note("account.already_disabled", "sign-in was already blocked, not by stint: stint will not re-enable it")
+		w.note(engagement.AccountAlreadyDisabled, "sign-in was already blocked, not by stint: stint will not re-enable it")
 		return nil
 	}
 	w.c.DisabledByStint, w.c.Disabling = true, false
-	w.note("account.disabled", "blocked sign-in: no engagement left (guest sessions live at the home tenant and cannot be revoked)")
+	w.note(engagement.AccountDisabled, "blocked sign-in: no engagement left (guest sessions live at the home tenant and cannot be revoked)")
 	return nil
 }
 
@@ -285,14 +285,14 @@ func (w *enforcement) revoke(ctx context.Context, u engagement.User) error {
 	if err != nil {
 		return err
 	}
-	w.note("sessions.revoked", "revoked sign-in sessions: no engagement left (a member account keeps sign-in)")
+	w.note(engagement.SessionsRevoked, "revoked sign-in sessions: no engagement left (a member account keeps sign-in)")
 	return nil
 }
 
 // accountGone forgets an account deleted behind stint's back while its
 // access was ending: nothing is left to remove or block.
 func (w *enforcement) accountGone() {
-	w.note("account.gone", "the account %s no longer exists in the directory: nothing to remove or block", w.c.UserID)
+	w.note(engagement.AccountGone, "the account %s no longer exists in the directory: nothing to remove or block", w.c.UserID)
 	w.c = engagement.Contractor{Key: w.c.Key, Blocked: true, Version: w.c.Version, ClaimedBy: w.c.ClaimedBy, ClaimedUntil: w.c.ClaimedUntil}
 }
 

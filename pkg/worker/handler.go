@@ -118,7 +118,7 @@ func (h *Handler) apply(ctx context.Context, ev event.Event, memo *memory) (Resu
 	}
 	next, outcome, err := engagement.Merge(rec, ev, now, h.Settings.Options)
 	if err != nil {
-		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.refused", Detail: err.Error()})
+		h.audit(ctx, ev, engagement.AuditEntry{Action: engagement.EventRefused, Detail: err.Error()})
 		h.release(ctx, cl)
 		return Result{}, err
 	}
@@ -144,10 +144,10 @@ func (h *Handler) handled(ctx context.Context, ev event.Event) (Result, bool, er
 	case seen.Digest != "" && seen.Digest != ev.Digest():
 		err := fault.Errorf(fault.Conflict, "event %s from %s: this id was handled before (%s) for an event that said something else; ids are unique per source: send a new event with a new id",
 			ev.ID, ev.Source, seen.At.UTC().Format(time.RFC3339))
-		h.audit(ctx, ev, engagement.AuditEntry{Action: "event.refused", Detail: err.Error()})
+		h.audit(ctx, ev, engagement.AuditEntry{Action: engagement.EventRefused, Detail: err.Error()})
 		return Result{}, true, err
 	}
-	h.audit(ctx, ev, engagement.AuditEntry{Action: "event.duplicate", Detail: fmt.Sprintf("already handled at %s (%s); nothing done", seen.At.UTC().Format(time.RFC3339), seen.Outcome)})
+	h.audit(ctx, ev, engagement.AuditEntry{Action: engagement.EventDuplicate, Detail: fmt.Sprintf("already handled at %s (%s); nothing done", seen.At.UTC().Format(time.RFC3339), seen.Outcome)})
 	return Result{Outcome: engagement.Duplicate}, true, nil
 }
 
@@ -384,7 +384,7 @@ func (h *Handler) audit(ctx context.Context, ev event.Event, entries ...engageme
 // refusedUnparsed records a message that is not an event at all: the
 // trail has no contractor to file it under, so it goes under "-".
 func (h *Handler) refusedUnparsed(ctx context.Context, m engagement.Message, err error) {
-	entry := engagement.AuditEntry{At: h.Now(), Contractor: "-", EventID: m.ID, Actor: "stint:worker", Action: "event.refused", Detail: err.Error()}
+	entry := engagement.AuditEntry{At: h.Now(), Contractor: "-", EventID: m.ID, Actor: "stint:worker", Action: engagement.EventRefused, Detail: err.Error()}
 	if aerr := h.Ledger.Append(ctx, entry); aerr != nil {
 		h.Log.ErrorContext(ctx, "worker: audit trail not written", "message", m.ID, "error", aerr.Error())
 	}

@@ -170,11 +170,11 @@ func TestLifecycleOfANewGuest(t *testing.T) {
 		t.Errorf("contractor record = %+v, want blocked by stint with nothing granted", c)
 	}
 	trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "ana@partner.example"})
-	var actions []string
+	var actions []engagement.Action
 	for _, a := range trail {
 		actions = append(actions, a.Action)
 	}
-	for _, want := range []string{"event.applied", "user.invited", "group.added", "event.duplicate", "group.removed", "account.disabled"} {
+	for _, want := range []engagement.Action{engagement.EventApplied, engagement.UserInvited, engagement.GroupAdded, engagement.EventDuplicate, engagement.GroupRemoved, engagement.AccountDisabled} {
 		if !slices.Contains(actions, want) {
 			t.Errorf("audit trail %v lacks %s", actions, want)
 		}
@@ -270,7 +270,7 @@ func TestRefusedEvents(t *testing.T) {
 		t.Error("a refused event reached Entra")
 	}
 	trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{})
-	if len(trail) != 1 || trail[0].Action != "event.refused" || trail[0].EventID != "s" {
+	if len(trail) != 1 || trail[0].Action != engagement.EventRefused || trail[0].EventID != "s" {
 		t.Errorf("audit = %+v, want one event.refused for s", trail)
 	}
 }

@@ -270,11 +270,11 @@ func TestTakeOverFromASettleThatDied(t *testing.T) {
 			t.Errorf("the overrun settle, resumed: %v", err)
 		}
 		trail, _ := e.handler.Ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "ana@partner.example"})
-		if !slices.ContainsFunc(trail, func(a engagement.AuditEntry) bool { return a.Action == "settle.took_over" }) {
+		if !slices.ContainsFunc(trail, func(a engagement.AuditEntry) bool { return a.Action == engagement.SettleTookOver }) {
 			t.Error("the take-over is not in the audit trail")
 		}
 		if !slices.ContainsFunc(trail, func(a engagement.AuditEntry) bool {
-			return a.Action == "account.disabled" && strings.Contains(a.Detail, "overran its claim")
+			return a.Action == engagement.AccountDisabled && strings.Contains(a.Detail, "overran its claim")
 		}) {
 			t.Error("the overrun settle's disabling is not in the audit trail")
 		}
@@ -400,6 +400,53 @@ func TestTakeOverFindsAnAccountTheDeadSettleInvited(t *testing.T) {
 		}
 		if ana := e.ana(t); ana.AccountEnabled || len(e.memberOf(ana.ID)) != 0 {
 			t.Errorf("the account the dead settle invited: enabled %v, groups %v; want blocked, in no group", ana.AccountEnabled, e.memberOf(ana.ID))
+		}
+	})
+}
+
+// diesAfterGrant is the directory of a settle that dies once it has added
+// a member to a group, before it can record anything.
+type diesAfterGrant struct {
+	engagement.Directory
+	added chan struct{}
+}
+
+func (d diesAfterGrant) AddMember(ctx context.Context, groupID, userID string) error {
+	d.Directory.AddMember(ctx, groupID, userID)
+	close(d.added)
+	select {} // the process is gone
+}
+
+// A settle dies after it invited a contractor and added them to the group,
+// before its commit; its event comes back: the take-over finds both, and the trail says so —
+// once, as found, since the dead settle never wrote them.
+func TestTakeOverRecordsWhatTheDeadSettleDid(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		real := e.handler.Directory
+		d := diesAfterGrant{Directory: real, added: make(chan struct{})}
+		e.handler.Directory = d
+		started := e.started("s1", at(-1), at(-1), at(1))
+		go e.apply(t, started)
+		<-d.added
+		e.handler.Directory = real
+		e.now = e.now.Add(3 * time.Minute) // the dead settle's claim has expired
+		if err := e.apply(t, started); err != nil {
+			t.Fatalf("the redelivered event, which takes over: %v", err)
+		}
+		if ana := e.ana(t); !ana.AccountEnabled || len(e.memberOf(ana.ID)) != 1 {
+			t.Errorf("after the take-over: enabled %v, groups %v; want enabled, in the access group", ana.AccountEnabled, e.memberOf(ana.ID))
+		}
+		trail, _ := e.handler.Ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "ana@partner.example"})
+		count := map[engagement.Action]int{}
+		for _, a := range trail {
+			count[a.Action]++
+		}
+		if count[engagement.UserInvited]+count[engagement.UserFound] != 1 || count[engagement.GroupAdded]+count[engagement.GroupFound] != 1 {
+			t.Errorf("trail %v: want the account and its group each recorded once", count)
+		}
+		if count[engagement.UserFound] != 1 || count[engagement.GroupFound] != 1 {
+			t.Errorf("trail %v: want the take-over to record user.found and group.found", count)
 		}
 	})
 }

@@ -30,7 +30,7 @@ func (o origin) failed(err error) []engagement.AuditEntry {
 	if o.ev == nil {
 		return nil // the tick's and the reconcile's summaries name it
 	}
-	return []engagement.AuditEntry{{Action: "event.failed", Detail: fmt.Sprintf(
+	return []engagement.AuditEntry{{Action: engagement.EventFailed, Detail: fmt.Sprintf(
 		"%s; the directory is not done (%v); the desired state is recorded and will be retried", o.outcome, err)}}
 }
 
@@ -40,7 +40,7 @@ func (o origin) done(changed []engagement.Engagement) []engagement.AuditEntry {
 		return nil
 	}
 	e, _ := find(changed, o.dirty)
-	return []engagement.AuditEntry{{Action: "event." + string(o.outcome),
+	return []engagement.AuditEntry{{Action: engagement.EventAction(o.outcome),
 		Detail: fmt.Sprintf("%s; now %s, %s..%s, access %v", o.outcome, e.State, stamp(e.StartsAt), stamp(e.EndsAt), e.Access)}}
 }
 
@@ -65,7 +65,7 @@ func (o origin) entries(now time.Time, contractor string, head, changes []engage
 		if e.State == engagement.Ended {
 			at = e.EndsAt
 		}
-		out = append(out, engagement.AuditEntry{Engagement: e.ID, Action: "engagement." + string(e.State),
+		out = append(out, engagement.AuditEntry{Engagement: e.ID, Action: engagement.EngagementAction(e.State),
 			Detail: fmt.Sprintf("%s since %s (%s..%s)", e.State, stamp(at), stamp(e.StartsAt), stamp(e.EndsAt))})
 	}
 	for i := range out {

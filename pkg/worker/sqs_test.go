@@ -112,7 +112,7 @@ func TestSQSBatch(t *testing.T) {
 		}
 	}
 	trail, _ := e.ledger.Audit(context.Background(), engagement.AuditQuery{Contractor: "-"})
-	if len(trail) != 1 || trail[0].Action != "event.refused" {
+	if len(trail) != 1 || trail[0].Action != engagement.EventRefused {
 		t.Errorf("audit of the malformed message = %+v, want one refusal", trail)
 	}
 }

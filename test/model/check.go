@@ -144,7 +144,7 @@ func (r *run) checkAudit(ctx context.Context) error {
 		if lines[a.EventID] == nil {
 			lines[a.EventID] = map[string]int{}
 		}
-		lines[a.EventID][a.Action]++
+		lines[a.EventID][string(a.Action)]++
 	}
 	dead, err := r.sys.queue.DeadLetters(ctx)
 	if err != nil {

@@ -149,7 +149,7 @@ func (l *crashLedger) Append(ctx context.Context, entries ...engagement.AuditEnt
 	}
 	what, key := "Append", ""
 	if len(entries) > 0 {
-		what, key = "Append "+entries[0].Action, entries[0].Contractor
+		what, key = "Append "+string(entries[0].Action), entries[0].Contractor
 	}
 	return l.write(what, key, l.Ledger.Append(ctx, entries...))
 }

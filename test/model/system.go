@@ -112,8 +112,7 @@ func (r *run) start(ctx context.Context) error {
 		s.tenant.AddGroup(sandbox.Group{ID: Groups[key], DisplayName: key, SecurityEnabled: true})
 		r.names[Groups[key]] = key
 	}
-	s.tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: []string{
-		"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}})
+	s.tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: entra.Core()})
 	srv, err := s.tenant.StartTLS("127.0.0.1:0")
 	if err != nil {
 		return err
@@ -171,8 +170,7 @@ func (r *run) start(ctx context.Context) error {
 	sweeper := func(grace time.Duration) *sweep.Sweeper {
 		return &sweep.Sweeper{Ledger: s.ledger, Directory: dir, Worker: s.handler, Groups: maps.Clone(Groups),
 			GhostGrace: grace, UnredeemedAfter: unredeemedOff, Margin: time.Millisecond, ProgressEvery: time.Hour,
-			Parallel: 1, // one actor at a time, inside the tick too
-			Log: log, Now: r.clock.Now}
+			Parallel: 1, Log: log, Now: r.clock.Now} // Parallel 1: one actor at a time, inside the tick too
 	}
 	s.sweep, s.final = sweeper(runGrace), sweeper(0)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -20,7 +20,7 @@ const (
 )
 
 // Permissions are the five the runtime app needs.
-var Permissions = []string{"User.Read.All", "User.Invite.All", "GroupMember.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All"}
+var Permissions = entra.Core()
 
 // Options tune the client.
 type Options struct {

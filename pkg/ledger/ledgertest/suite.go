@@ -307,7 +307,7 @@ func testAudit(t *testing.T, l engagement.Ledger) {
 			who = "bo@vendor.example"
 		}
 		entry := engagement.AuditEntry{At: at.Add(time.Duration(i) * time.Second), Contractor: who, Engagement: "ENG-1",
-			EventID: fmt.Sprintf("ev-%d", i), Actor: "hr/test", Action: "event.applied", Detail: fmt.Sprintf("entry %d", i)}
+			EventID: fmt.Sprintf("ev-%d", i), Actor: "hr/test", Action: engagement.EventApplied, Detail: fmt.Sprintf("entry %d", i)}
 		if err := l.Append(ctx, entry); err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
@@ -479,8 +479,8 @@ func testCommit(t *testing.T, l engagement.Ledger) {
 		Engagements: []engagement.Engagement{stored, fresh},
 		Seen:        []engagement.SeenEvent{{Key: "hr/test ev-1", Digest: "d1", Engagement: "ENG-1", Outcome: engagement.Applied}},
 		Audit: []engagement.AuditEntry{
-			{Contractor: key, EventID: "ev-1", Action: "event.applied", Detail: "first"},
-			{Contractor: key, EventID: "ev-1", Action: "group.added", Detail: "second"},
+			{Contractor: key, EventID: "ev-1", Action: engagement.EventApplied, Detail: "first"},
+			{Contractor: key, EventID: "ev-1", Action: engagement.GroupAdded, Detail: "second"},
 		},
 	}
 	c, engs, err := l.Commit(ctx, ch)
@@ -526,7 +526,7 @@ func testCommitAllOrNothing(t *testing.T, l engagement.Ledger) {
 		},
 	} {
 		ch.Seen = []engagement.SeenEvent{{Key: "hr/test lost", Engagement: "ENG-1"}}
-		ch.Audit = []engagement.AuditEntry{{Contractor: key, Action: "event.applied", Detail: "lost"}}
+		ch.Audit = []engagement.AuditEntry{{Contractor: key, Action: engagement.EventApplied, Detail: "lost"}}
 		if _, _, err := l.Commit(ctx, ch); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("%s: Commit error = %v, want conflict", name, err)
 		}

@@ -20,7 +20,7 @@ func BenchmarkCommit(b *testing.B) {
 		key := fmt.Sprint("c", i, "@x.example")
 		e := ledgertest.Record(fmt.Sprint("ENG-", i), key, engagement.Active, day(-1), day(30))
 		if _, _, err := l.Commit(ctx, engagement.Change{Contractor: engagement.Contractor{Key: key}, Engagements: []engagement.Engagement{e},
-			Audit: []engagement.AuditEntry{{Contractor: key, Action: "event.applied"}}}); err != nil {
+			Audit: []engagement.AuditEntry{{Contractor: key, Action: engagement.EventApplied}}}); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -79,7 +79,7 @@ func TestAuditTrailIsAppendOnlyInTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if err := l.Append(ctx, engagement.AuditEntry{Contractor: "ana@partner.example", Action: "event.applied"}); err != nil {
+	if err := l.Append(ctx, engagement.AuditEntry{Contractor: "ana@partner.example", Action: engagement.EventApplied}); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := sql.Open("sqlite", "file:"+path)

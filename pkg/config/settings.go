@@ -1,0 +1,120 @@
+// Package config is stint's configuration: every setting declared once —
+// its name, default, whether it is a secret, which binaries read it, and
+// what it means — and loaded once, by each main and by the stint command,
+// into one typed value that is passed down. Nothing else reads the
+// environment. The README's configuration table is generated from the
+// declaration (a test fails when they differ), and the deployment's check
+// compares what each binary reads with what it is given.
+package config
+
+// Binary is a program that reads settings.
+type Binary string
+
+// The binaries: the three AWS Lambda functions and the stint command.
+const (
+	Webhook Binary = "webhook"
+	Worker  Binary = "worker"
+	Sweep   Binary = "sweep"
+	Stint   Binary = "stint"
+)
+
+// Binaries lists them in the order the docs use.
+var Binaries = []Binary{Webhook, Worker, Sweep, Stint}
+
+// Setting declares one environment variable.
+type Setting struct {
+	Name string
+	// Default is the value when unset ("" for none).
+	Default string
+	// Secret settings are never printed.
+	Secret bool
+	// ReadBy lists the binaries that read it.
+	ReadBy []Binary
+	// Doc says what it means and what to write.
+	Doc string
+}
+
+// reads reports whether b reads the setting.
+func (s Setting) reads(b Binary) bool {
+	for _, r := range s.ReadBy {
+		if r == b {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	graphUsers = []Binary{Worker, Sweep, Stint}
+	all        = []Binary{Webhook, Worker, Sweep, Stint}
+)
+
+// Settings are every setting stint reads.
+var Settings = []Setting{
+	{Name: "AZURE_TENANT_ID", ReadBy: graphUsers,
+		Doc: "The Entra tenant (directory) id. `stint serve` runs against this tenant; without it, only with `--sandbox`."},
+	{Name: "AZURE_CLIENT_ID", ReadBy: graphUsers,
+		Doc: "The runtime app's application (client) id; with a user-assigned managed identity, that identity's client id."},
+	{Name: "AZURE_CLIENT_SECRET", Secret: true, ReadBy: graphUsers,
+		Doc: "The app's client secret. Prefer a federated token or a managed identity, then a certificate."},
+	{Name: "AZURE_CLIENT_CERTIFICATE_PATH", ReadBy: graphUsers,
+		Doc: "A PEM or PKCS#12 file holding the app's certificate and its private key."},
+	{Name: "AZURE_CLIENT_CERTIFICATE_PASSWORD", Secret: true, ReadBy: graphUsers,
+		Doc: "The password of a PKCS#12 certificate file, if it has one."},
+	{Name: "AZURE_FEDERATED_TOKEN_FILE", ReadBy: graphUsers,
+		Doc: "A file holding a federated token (workload identity) the app's federated credential trusts. With none of the secret, certificate or token, the Azure SDK's default chain is used (managed identity, Azure CLI)."},
+	{Name: "AZURE_AUTHORITY_HOST", ReadBy: graphUsers,
+		Doc: "The token service, `https://…` (default Microsoft's global one; sovereign clouds differ). Instance discovery is off for a host that is not Microsoft's."},
+	{Name: "STINT_GRAPH_ENDPOINT", Default: "https://graph.microsoft.com", ReadBy: graphUsers,
+		Doc: "The Graph root (no path); the token is requested for `<endpoint>/.default` and attached only for that host."},
+	{Name: "STINT_GROUPS", ReadBy: all,
+		Doc: "The allow-list, `key=groupObjectId[,key=groupObjectId…]`: stint touches no other group. Required, but for `stint serve --sandbox`; optional for the webhook (then unknown access keys are refused there)."},
+	{Name: "STINT_DEFAULT_ACCESS", Default: "contractor-access", ReadBy: graphUsers,
+		Doc: "Access keys granted when an event lists none, comma separated; each a key of `STINT_GROUPS`."},
+	{Name: "STINT_STORE", ReadBy: []Binary{Worker, Sweep},
+		Doc: "The ledger: `sqlite:///path/to/stint.db` or `dynamodb://table`. (`stint` keeps its ledger in its data directory.)"},
+	{Name: "STINT_WEBHOOK_SECRET", Secret: true, ReadBy: []Binary{Webhook, Stint},
+		Doc: "Standard Webhooks secret(s), `whsec_<base64>`, several separated by spaces to rotate. `stint serve` makes one in its data directory when unset."},
+	{Name: "STINT_QUEUE_URL", ReadBy: []Binary{Webhook},
+		Doc: "The SQS FIFO queue the webhook sends events to."},
+	{Name: "STINT_DLQ_URL", ReadBy: []Binary{Worker},
+		Doc: "The SQS FIFO queue for events that can never apply."},
+	{Name: "STINT_SEND_INVITATION", Default: "false", ReadBy: graphUsers,
+		Doc: "`true` lets Entra email the invitation (Graph's default is not to)."},
+	{Name: "STINT_INVITE_REDIRECT_URL", Default: DefaultRedirectURL, ReadBy: graphUsers,
+		Doc: "Where invited guests land after redeeming, `https://…`."},
+	{Name: "STINT_GHOST_GRACE", Default: "24h", ReadBy: []Binary{Sweep, Stint},
+		Doc: "How long the reconcile flags a member no engagement justifies before removing it (`90m`, `24h`, `2d`)."},
+	{Name: "STINT_GHOST_ACTION", Default: "remove", ReadBy: []Binary{Sweep, Stint},
+		Doc: "`remove` ghosts after the grace, or only `report` them."},
+	{Name: "STINT_UNREDEEMED_AFTER", Default: "30d", ReadBy: []Binary{Sweep, Stint},
+		Doc: "Flag guests whose invitation is still unredeemed after this long."},
+	{Name: "STINT_DATA", Default: ".stint", ReadBy: []Binary{Stint},
+		Doc: "The stint command's data directory (ledger, queue, sandbox tenant, webhook secret); `--data` overrides it."},
+}
+
+// DefaultRedirectURL is where invited guests land when
+// STINT_INVITE_REDIRECT_URL is unset: their My Apps portal.
+const DefaultRedirectURL = "https://myapps.microsoft.com"
+
+// setting returns the declaration of name; it panics for an undeclared
+// name (a programming error, caught by every test).
+func setting(name string) Setting {
+	for _, s := range Settings {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("config: undeclared setting " + name)
+}
+
+// ReadBy lists the settings a binary reads, in declaration order.
+func ReadBy(b Binary) []Setting {
+	var out []Setting
+	for _, s := range Settings {
+		if s.reads(b) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
