@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/stintdev/stint/pkg/config"
+	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/wire"
 )
@@ -41,5 +42,6 @@ func build(ctx context.Context, log *slog.Logger) (*sweep.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wire.Sweeper(h, cfg), nil
+	tenant, _ := h.Directory.(policy.Tenant) // the Graph adapter
+	return wire.Sweeper(h, cfg, tenant, cfg.Policies), nil
 }

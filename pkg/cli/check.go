@@ -38,8 +38,11 @@ one owns the directory.`,
 			} else {
 				for _, c := range checks {
 					mark := "ok     "
-					if !c.OK {
+					switch {
+					case !c.OK:
 						mark = "MISSING"
+					case c.Warning:
+						mark = "warning"
 					}
 					fmt.Fprintf(g.out, "%s  %-32s %s\n", mark, c.What, c.Detail)
 				}

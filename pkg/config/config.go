@@ -34,6 +34,8 @@ type Config struct {
 	GhostReport     bool
 	UnredeemedAfter time.Duration
 	Data            string
+	// Policies fills the Conditional Access policies stint manages.
+	Policies Policies
 	// Values are the settings the binary read, with where each came from.
 	Values []Value
 }
@@ -132,6 +134,7 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 	c.UnredeemedAfter = l.duration("STINT_UNREDEEMED_AFTER")
 	c.GhostReport = l.oneOf("STINT_GHOST_ACTION", "remove", "report") == "report"
 	c.Data = l.str("STINT_DATA")
+	c.Policies = l.policies()
 	for _, name := range required[b] {
 		if l.str(name) == "" {
 			s := setting(name)

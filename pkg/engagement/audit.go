@@ -39,6 +39,14 @@ const (
 
 	// A sweep's summary line.
 	SweepSummary Action = "sweep.summary"
+
+	// Conditional Access policies stint manages (pkg/policy): created or
+	// updated by stint policy apply, found changed or deleted by hand by
+	// the reconcile, put back by it (STINT_POLICY_DRIFT=repair).
+	PolicyCreated  Action = "policy.created"
+	PolicyUpdated  Action = "policy.updated"
+	PolicyDrift    Action = "policy.drift"
+	PolicyRepaired Action = "policy.repaired"
 )
 
 // EventAction is the action of an event's outcome: EventApplied, …

@@ -1,5 +1,7 @@
 package entra
 
+import "slices"
+
 // Permission is a Microsoft Graph application permission stint may need,
 // and what for. This table is the one place they are named: `stint check`
 // compares a token's roles with it, the sandbox tenant grants the core ones
@@ -25,9 +27,16 @@ var (
 	corePermissionSet = []Permission{ReadUsers, InviteGuests, GroupMembership, EnableDisable, RevokeSessions}
 )
 
+// The optional ones, each naming its feature; stint works without them,
+// saying once what is off.
+var (
+	ReadPolicies  = Permission{"Policy.Read.All", "reading Conditional Access policies: `stint policy plan`, the reconcile's drift check, `stint check`'s coverage", "conditional access (read)"}
+	WritePolicies = Permission{"Policy.ReadWrite.ConditionalAccess", "creating and updating stint's Conditional Access policies: `stint policy apply`, drift repair; give it to an operator's app, not the runtime's", "conditional access (apply)"}
+)
+
 // Permissions lists every permission stint knows, by feature, the core
 // ones first.
-var Permissions = corePermissionSet
+var Permissions = append(slices.Clone(corePermissionSet), ReadPolicies, WritePolicies)
 
 // Core returns the names of the five core permissions.
 func Core() []string {

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
+	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/policy"
 )
 
 // Check is one line of stint check.
@@ -20,6 +22,9 @@ type Check struct {
 	What   string `json:"what"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Warning marks a line that does not fail the check but needs a look
+	// (an optional permission missing, a report-only policy).
+	Warning bool `json:"warning,omitempty"`
 }
 
 // CheckTenant gets a Graph token with the client's credential, compares the
@@ -37,7 +42,7 @@ func CheckTenant(ctx context.Context, dir *entra.Client, groups map[string]strin
 	}
 	add("STINT_GROUPS", nil, fmt.Sprintf("%d allow-listed group(s)", len(groups)))
 	endpoint := dir.Endpoint()
-	tok, err := dir.Credential().GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{endpoint + "/.default"}})
+	tok, err := dir.Credential().GetToken(ctx, azpolicy.TokenRequestOptions{Scopes: []string{endpoint + "/.default"}})
 	if !add("token for "+endpoint, err, "issued") {
 		return out
 	}
@@ -52,7 +57,40 @@ func CheckTenant(ctx context.Context, dir *entra.Client, groups map[string]strin
 			out = append(out, Check{What: "permission " + p, Detail: "not granted: add the application permission " + p + " to the app and grant admin consent"})
 		}
 	}
+	for _, p := range entra.Permissions[len(entra.Core()):] {
+		if slices.Contains(roles, p.Name) {
+			out = append(out, Check{What: "permission " + p.Name, OK: true, Detail: "granted (optional: " + p.Feature + ")"})
+		} else {
+			out = append(out, Check{What: "permission " + p.Name, OK: true, Warning: true, Detail: "not granted (optional: " + p.Feature + ", for " + p.For + ")"})
+		}
+	}
 	add("allow-listed groups", engagement.CheckGroups(ctx, dir, groups), "all readable, none role-assignable")
+	return append(out, coverage(ctx, dir, groups)...)
+}
+
+// coverage checks that every allow-listed group is governed by an enabled
+// Conditional Access policy that requires multifactor authentication (or
+// an authentication strength); report-only ones are a warning.
+func coverage(ctx context.Context, dir *entra.Client, groups map[string]string) []Check {
+	covers, err := policy.Covers(ctx, dir, groups)
+	if fault.Is(err, fault.Unauthorized) {
+		return []Check{{What: "conditional access", OK: true, Warning: true, Detail: "not checked: " + err.Error()}}
+	}
+	if err != nil {
+		return []Check{{What: "conditional access", Detail: err.Error()}}
+	}
+	var out []Check
+	for _, c := range covers {
+		what := "conditional access for " + c.Key
+		switch {
+		case c.Covered():
+			out = append(out, Check{What: what, OK: true, Detail: "MFA required by " + strings.Join(c.Enforced, ", ")})
+		case len(c.ReportOnly) > 0:
+			out = append(out, Check{What: what, OK: true, Warning: true, Detail: "only report-only policies require MFA (" + strings.Join(c.ReportOnly, ", ") + "): once the sign-in logs look right, run stint policy apply --enforce"})
+		default:
+			out = append(out, Check{What: what, Detail: "group " + c.GroupID + " is not targeted by an enabled Conditional Access policy that requires MFA: run stint policy apply, or add it to such a policy"})
+		}
+	}
 	return out
 }
 

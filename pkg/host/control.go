@@ -55,6 +55,7 @@ func (h *Host) serveControl() (stop func(), err error) {
 	mux.HandleFunc("POST /sweep", h.controlSweep)
 	mux.HandleFunc("GET /accounts", h.controlAccounts)
 	mux.HandleFunc("GET /check", h.controlCheck)
+	mux.HandleFunc("POST /policy", h.controlPolicy)
 	srv := &http.Server{Handler: authorized(info.Token, mux), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	return func() {

@@ -86,6 +86,8 @@ type Host struct {
 	directory *entra.Client
 	// Groups is the allow-list in use.
 	Groups map[string]string
+	// Policies configures the Conditional Access policies.
+	Policies config.Policies
 	// Secret is the webhook secret (whsec_…), for senders on this machine.
 	Secret string
 
@@ -143,6 +145,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		return nil, err
 	}
 	var dir *entra.Client
+	h.Policies = o.Config.Policies
 	if o.Sandbox {
 		dir, h.Groups, err = h.startSandbox(ctx)
 	} else {
@@ -171,7 +174,7 @@ func (h *Host) settings(dir *entra.Client) error {
 	if h.Events, err = wire.Events(h.Ledger, dir, h.Groups, h.o.Config, h.o.Log); err != nil {
 		return err
 	}
-	h.Sweeper = wire.Sweeper(h.Events, h.o.Config)
+	h.Sweeper = wire.Sweeper(h.Events, h.o.Config, dir, h.Policies)
 	if h.Secret, err = WebhookSecret(h.o.Data, h.o.Config, true); err != nil {
 		return err
 	}

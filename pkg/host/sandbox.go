@@ -21,6 +21,12 @@ const (
 	SandboxTenantID = "5a11d0c0-5717-4e5d-8000-000000000001"
 	SandboxDomain   = "contoso.onmicrosoft.com"
 	sandboxClientID = "5a11d0c0-5717-4e5d-8000-0000000000a1"
+	// SandboxBreakGlass is the sandbox's emergency-access account, for
+	// STINT_BREAK_GLASS (user:<it>); the demo's policies exclude it.
+	SandboxBreakGlass = "5a11d0c0-5717-4e5d-8000-0000000000b1"
+	// SandboxAllowedApp is the app the demo lets contractors use (Office
+	// 365 Exchange Online's well-known id).
+	SandboxAllowedApp = "00000002-0000-0ff1-ce00-000000000000"
 )
 
 // SandboxGroups is the allow-list used against the sandbox when
@@ -57,7 +63,13 @@ func (h *Host) startSandbox(ctx context.Context) (*entra.Client, map[string]stri
 		return nil, nil, err
 	}
 	secret := hex.EncodeToString(secretBytes)
-	ten.AddApp(sandbox.App{ClientID: sandboxClientID, Secret: secret, Permissions: entra.Core()})
+	if _, ok := ten.User(SandboxBreakGlass); !ok {
+		ten.AddUser(sandbox.User{ID: SandboxBreakGlass, DisplayName: "Break glass", UserPrincipalName: "breakglass@" + SandboxDomain, UserType: "Member", AccountEnabled: true})
+	}
+	// One app plays the runtime and the operator here: it holds the core
+	// permissions and the Conditional Access ones.
+	perms := append(entra.Core(), entra.ReadPolicies.Name, entra.WritePolicies.Name)
+	ten.AddApp(sandbox.App{ClientID: sandboxClientID, Secret: secret, Permissions: perms})
 	ten.PersistTo(path)
 	srv, err := ten.StartTLS("127.0.0.1:0")
 	if err != nil {

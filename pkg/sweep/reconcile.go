@@ -12,6 +12,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/worker"
 )
 
@@ -81,7 +82,37 @@ func (s *Sweeper) Reconcile(ctx context.Context, dryRun bool) (Summary, error) {
 	for _, contractor := range slices.Sorted(maps.Keys(r.settle)) {
 		r.settleOne(contractor)
 	}
+	s.policyDrift(ctx, r.sum, dryRun)
 	return *r.sum, nil
+}
+
+// policyDrift compares stint's Conditional Access policies with the
+// desired ones, after the groups (a dry run looks without writing). Read
+// permission missing is not an error: the check is optional, and says
+// once that it is off.
+func (s *Sweeper) policyDrift(ctx context.Context, sum *Summary, dryRun bool) {
+	off := func(why string) {
+		sum.Policies = why
+		s.policyNote.Do(func() { s.Log.WarnContext(ctx, "sweep: "+why) })
+	}
+	if s.Policies == nil {
+		if s.PoliciesOff != "" {
+			off(s.PoliciesOff)
+		}
+		return
+	}
+	repair := s.RepairPolicies && !dryRun
+	drifted, err := s.Policies.Drift(ctx, policy.DriftOptions{Repair: repair, DryRun: dryRun})
+	switch {
+	case fault.Is(err, fault.Unauthorized):
+		off("the policy drift check is off: " + err.Error())
+		return
+	case err != nil:
+		sum.Errors++
+		sum.Policies = "the policy drift check failed: " + err.Error()
+		s.Log.ErrorContext(ctx, "sweep: policy drift check failed", "error", err.Error())
+	}
+	sum.PolicyDrift, sum.Repaired = drifted, repair && len(drifted) > 0 && err == nil
 }
 
 // reconcileRun is one reconcile: the ledger as it read it, and what it

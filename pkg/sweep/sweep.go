@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/worker"
 )
 
@@ -51,7 +53,13 @@ type Summary struct {
 	// at most MaxListed, the rest counted in AccountsOmitted.
 	Accounts        []Account `json:"accounts"`
 	AccountsOmitted int       `json:"accountsOmitted,omitempty"`
-	Seconds         float64   `json:"seconds"`
+	// PolicyDrift lists stint's Conditional Access policies the reconcile
+	// found changed or deleted by hand (repaired when Repaired is set);
+	// Policies says why it could not look, when it could not.
+	PolicyDrift []policy.Change `json:"policyDrift,omitempty"`
+	Repaired    bool            `json:"repaired,omitempty"`
+	Policies    string          `json:"policies,omitempty"`
+	Seconds     float64         `json:"seconds"`
 }
 
 // Account is one account the sweep acted on or flagged.
@@ -119,8 +127,17 @@ type Sweeper struct {
 	Page int
 	// ProgressEvery is how often a long run logs its progress (default 10 s).
 	ProgressEvery time.Duration
-	Log           *slog.Logger
-	Now           func() time.Time
+	// Policies, when set, has the reconcile compare stint's Conditional
+	// Access policies with the desired ones (drift); RepairPolicies puts
+	// them back (STINT_POLICY_DRIFT=repair). When nil, PoliciesOff says
+	// why, once, in the log and in each reconcile's summary.
+	Policies       *policy.Manager
+	RepairPolicies bool
+	PoliciesOff    string
+	Log            *slog.Logger
+	Now            func() time.Time
+
+	policyNote sync.Once
 }
 
 // Run dispatches on the mode.

@@ -7,12 +7,14 @@ package wire
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/ledger"
+	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/worker"
 )
@@ -54,10 +56,28 @@ func Events(l engagement.Ledger, dir engagement.Directory, groups map[string]str
 }
 
 // Sweeper builds the tick and the reconcile on an event handler's ledger
-// and directory.
-func Sweeper(h *worker.Handler, cfg config.Config) *sweep.Sweeper {
-	return &sweep.Sweeper{Ledger: h.Ledger, Directory: h.Directory, Worker: h, Groups: h.Settings.Groups,
-		GhostGrace: cfg.GhostGrace, ReportGhosts: cfg.GhostReport, UnredeemedAfter: cfg.UnredeemedAfter, Log: h.Log, Now: time.Now}
+// and directory; the reconcile watches the Conditional Access policies in
+// tenant for drift when the policy configuration p allows it.
+func Sweeper(h *worker.Handler, cfg config.Config, tenant policy.Tenant, p config.Policies) *sweep.Sweeper {
+	s := &sweep.Sweeper{Ledger: h.Ledger, Directory: h.Directory, Worker: h, Groups: h.Settings.Groups,
+		GhostGrace: cfg.GhostGrace, ReportGhosts: cfg.GhostReport, UnredeemedAfter: cfg.UnredeemedAfter,
+		RepairPolicies: p.RepairDrift, Log: h.Log, Now: time.Now}
+	m, err := Policies(tenant, h.Ledger, h.Settings.Groups, p, "stint:reconcile", h.Log)
+	if err != nil {
+		s.PoliciesOff = "the policy drift check is off: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	s.Policies = m
+	return s
+}
+
+// Policies builds the manager of stint's Conditional Access policies, or
+// says (every problem at once) why the configuration does not allow one.
+func Policies(tenant policy.Tenant, l policy.Ledger, groups map[string]string, p config.Policies, actor string, log *slog.Logger) (*policy.Manager, error) {
+	desired, err := policy.Load(p, groups)
+	if err != nil {
+		return nil, err
+	}
+	return &policy.Manager{Tenant: tenant, Ledger: l, Desired: desired, Actor: actor, Log: log, Now: time.Now}, nil
 }
 
 // Directory builds the Graph adapter for the configured tenant. It makes
