@@ -70,11 +70,39 @@
 //     x-ms-throttle-limit-percentage above 0.8; on 429 Retry-After,
 //     x-ms-throttle-scope and x-ms-throttle-information). Retry-After is the
 //     computed wait in seconds, fractional when it is ("0.7", "2.128").
+//   - Conditional Access policies at /identity/conditionalAccess/policies:
+//     list, get, create (201 with the policy: a GUID id, createdDateTime,
+//     modifiedDateTime and templateId null, the collections the service
+//     fills in as []), update (PATCH, 204, modifiedDateTime set) and delete
+//     (204); 404 Request_ResourceNotFound for an unknown id; in $batch too.
+//     Permissions as the reference lists them for applications: reading
+//     needs Policy.Read.All (Policy.ReadWrite.ConditionalAccess alone does
+//     not read); create and update need Policy.ReadWrite.ConditionalAccess
+//     and Policy.Read.All (or Application.Read.All in its place), the
+//     documented "known permissions issue"; delete needs
+//     Policy.ReadWrite.ConditionalAccess and Policy.Read.All. Bodies are
+//     checked against the v1.0 types: an unknown property at any depth
+//     (names are case-sensitive), a value of the wrong type or a value
+//     outside a documented enumeration (state, clientAppTypes, platforms,
+//     risk levels, builtInControls, sign-in frequency type, interval and
+//     authentication type, persistent browser mode, guest or external user
+//     types) is 400. A policy needs displayName, state, conditions with
+//     clientAppTypes, an application rule and a user rule, and a grant or
+//     session control, as "Create conditionalAccessPolicy" says; grant
+//     controls need an operator (AND or OR) and a control; passwordChange
+//     needs mfa with AND and userRiskLevels. The SDK's @odata.type
+//     annotations are accepted; external tenants are answered with their
+//     derived type. With EnableConditionalAccessThrottle, the documented
+//     limit of one request per second per tenant, all apps together, with
+//     429s that carry no Retry-After; these requests are not charged to the
+//     identity-and-access buckets. A Fault without RetryAfter gives the same
+//     kind of 429 on demand.
 //
 // # Simplified
 //
 //   - Only users, groups (users as members; no nesting, owners or
-//     transitive members) and invitations exist. Users are created with
+//     transitive members), invitations and Conditional Access policies
+//     exist. Users are created with
 //     AddUser or by invitation, and deleted only by DeleteUser (for good:
 //     Entra's 30 days of restorable deleted users are not modelled).
 //   - Properties the sandbox does not model are unknown to it: $select
@@ -95,6 +123,22 @@
 //     tenant-wide write limits are not modelled; only the per app+tenant
 //     buckets are.
 //   - Responses are never compressed.
+//   - Conditional Access: the list has no query options ($filter, $top,
+//     $select, … answer 400 Request_UnsupportedQuery) and no paging. The
+//     policy properties modelled are displayName, state, conditions
+//     (applications, users with guests or external users, clientAppTypes,
+//     platforms, locations, sign-in, user and service principal risk
+//     levels), grantControls (authenticationStrength by id only) and
+//     sessionControls (signInFrequency, persistentBrowser); the v1.0
+//     properties not modelled (description, devices, clientApplications,
+//     cloudAppSecurity, …) accept only null and are never answered.
+//     Referenced ids (groups, users, roles, applications, locations,
+//     authentication strengths) are not checked against the directory.
+//     Policies are not enforced: nothing signs in. The Conditional Access
+//     limit is off until EnableConditionalAccessThrottle, like the
+//     resource-unit buckets, so that tests not about throttling need not
+//     wait a second between calls; a test of the client's back-off turns
+//     it on, or injects a Fault.
 //
 // # Choices where Microsoft's behaviour is undocumented or unconfirmed
 //
@@ -168,4 +212,33 @@
 //     accepts it and redirects to inviteRedirectUrl.
 //   - The journal records a dropped connection with Status 0, and a $batch
 //     envelope after its items.
+//   - Conditional Access PATCH merges: a complex value in the body is
+//     merged property by property into the stored one, at any depth, while
+//     collections, strings and null replace what was stored. The reference
+//     says properties not in the body keep their values, and its own
+//     example patches conditions with signInRiskLevels alone, which only
+//     works if the applications and users already set are kept. External
+//     tenants of another kind (all versus enumerated) replace the stored
+//     ones whole. The merged policy is checked as a whole; a refused PATCH
+//     changes nothing.
+//   - Read-only properties in a body (id, createdDateTime,
+//     modifiedDateTime, templateId) and property annotations are accepted
+//     and ignored, so a client may send back what it read.
+//   - A sign-in frequency without authenticationType or frequencyInterval
+//     is stored with primaryAndSecondaryAuthentication and timeBased (the
+//     service fills these in; tools comparing policies report it as
+//     drift). An enabled timeBased frequency needs a value of at least 1
+//     and a type; an enabled persistent browser needs a mode.
+//   - Refusals of a policy body answer 400 BadRequest with a message naming
+//     the property; the unknown-property message is the OData library's.
+//     Graph's own wording for Conditional Access refusals is not
+//     documented.
+//   - Conditional Access @odata.context is
+//     "$metadata#identity/conditionalAccess/policies" (with "/$entity" for
+//     one policy): the documented examples show "#conditionalAccess/…",
+//     from before the API moved under /identity.
+//   - A 429 of the Conditional Access limit has the throttling body and no
+//     x-ms-throttle headers (none are documented for it); a throttled
+//     request is not counted. The limit is a bucket refilled continuously
+//     at the rate given, holding one second's worth.
 package sandbox

@@ -26,6 +26,15 @@ var (
 	permWriteMembers   = []string{"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
 	permWriteGroup     = []string{"Group.ReadWrite.All", "Directory.ReadWrite.All"}
 	permRoleAssignable = []string{"RoleManagement.ReadWrite.Directory"}
+
+	// Conditional Access policies: reading needs Policy.Read.All, and
+	// nothing higher is listed. Writing needs two permissions together
+	// (each inner list is one-of): create and update list "Policy.Read.All
+	// and Policy.ReadWrite.ConditionalAccess", or Application.Read.All in
+	// place of Policy.Read.All; delete lists only the first pair.
+	permReadPolicies   = []string{"Policy.Read.All"}
+	permWritePolicies  = [][]string{{"Policy.ReadWrite.ConditionalAccess"}, {"Policy.Read.All", "Application.Read.All"}}
+	permDeletePolicies = [][]string{{"Policy.ReadWrite.ConditionalAccess"}, {"Policy.Read.All"}}
 )
 
 // odataJSON is the Content-Type of Graph's JSON answers.
@@ -174,6 +183,8 @@ func (t *Tenant) route(c *gcall) *gresp {
 		return t.routeUsers(c, segs[1:])
 	case "groups":
 		return t.routeGroups(c, segs[1:])
+	case "identity":
+		return t.routeIdentity(c, segs[1:])
 	case "invitations":
 		if len(segs) > 1 {
 			return c.noSegment(segs[1])
@@ -246,6 +257,17 @@ func (c *gcall) require(perms ...string) *gresp {
 		return nil
 	}
 	return c.fail(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+}
+
+// requireAll answers 403 unless the caller holds, for each of sets, one of
+// its permissions: for operations that need two permissions together.
+func (c *gcall) requireAll(sets ...[]string) *gresp {
+	for _, perms := range sets {
+		if r := c.require(perms...); r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 // fail builds a Graph error answer. Every error carries code, message and

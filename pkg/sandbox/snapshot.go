@@ -14,7 +14,8 @@ import (
 // Snapshots: the directory as JSON, so a sandbox can be saved and
 // restored. A snapshot holds the tenant id and domain, users, groups with
 // their members in order, apps (client secrets in clear, certificates and
-// federated keys as public PEM) and invitations. It does not hold the
+// federated keys as public PEM), invitations and Conditional Access
+// policies. It does not hold the
 // token-signing key, the CA, faults, throttling state or the journal:
 // tokens issued before a Load into another Tenant do not verify after it.
 
@@ -28,6 +29,9 @@ type snapshot struct {
 	Groups      []groupSnapshot `json:"groups"`
 	Apps        []appSnapshot   `json:"apps"`
 	Invitations []Invitation    `json:"invitations"`
+	// Policies are the Conditional Access policies in creation order;
+	// snapshots saved before they existed load with none.
+	Policies []Policy `json:"policies"`
 }
 
 type groupSnapshot struct {
@@ -54,7 +58,11 @@ type fedSnapshot struct {
 func (t *Tenant) Save(w io.Writer) error {
 	t.mu.Lock()
 	s := snapshot{Version: snapshotVersion, TenantID: t.dir.TenantID, Domain: t.dir.Domain,
-		Users: []User{}, Groups: []groupSnapshot{}, Apps: []appSnapshot{}, Invitations: t.dir.invitations}
+		Users: []User{}, Groups: []groupSnapshot{}, Apps: []appSnapshot{}, Invitations: t.dir.invitations,
+		Policies: make([]Policy, len(t.dir.policies))}
+	for i, p := range t.dir.policies {
+		s.Policies[i] = p.clone()
+	}
 	for _, u := range t.dir.users {
 		s.Users = append(s.Users, u.clone())
 	}
@@ -106,7 +114,7 @@ func saveApp(a App) (appSnapshot, error) {
 }
 
 // Load replaces the directory (tenant id, domain, users, groups, members,
-// apps, invitations) with a snapshot written by Save. On error the tenant
+// apps, invitations, Conditional Access policies) with a snapshot written by Save. On error the tenant
 // is unchanged.
 func (t *Tenant) Load(r io.Reader) error {
 	var s snapshot
@@ -156,6 +164,13 @@ func (t *Tenant) Load(r io.Reader) error {
 		d.apps[strings.ToLower(a.ClientID)] = &a
 	}
 	d.invitations = s.Invitations
+	for _, p := range s.Policies {
+		if p.ID == "" || d.policyByID[strings.ToLower(p.ID)] != nil {
+			return fmt.Errorf("sandbox: load: policy %q has no id or appears twice", p.ID)
+		}
+		p.normalize()
+		d.putPolicy(p)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dir = d

@@ -36,6 +36,7 @@ type Tenant struct {
 	faults  []*faultRule
 	latency time.Duration
 	thr     *throttler
+	caThr   *bucket // the Conditional Access limit, tenant-wide; nil when off
 	journal []Request
 	// persistPath, when set, is saved after every changing Graph request.
 	persistPath string
@@ -61,6 +62,8 @@ type directory struct {
 	groupByID   map[string]*groupRec
 	apps        map[string]*App
 	invitations []Invitation
+	policies    []*Policy // Conditional Access, in creation order
+	policyByID  map[string]*Policy
 }
 
 type userRec struct {
@@ -181,12 +184,13 @@ func New(opts Options) *Tenant {
 
 func newDirectory(id, domain string) directory {
 	return directory{
-		TenantID:  id,
-		Domain:    strings.ToLower(domain),
-		userByID:  map[string]*userRec{},
-		userByUPN: map[string]*userRec{},
-		groupByID: map[string]*groupRec{},
-		apps:      map[string]*App{},
+		TenantID:   id,
+		Domain:     strings.ToLower(domain),
+		userByID:   map[string]*userRec{},
+		userByUPN:  map[string]*userRec{},
+		groupByID:  map[string]*groupRec{},
+		apps:       map[string]*App{},
+		policyByID: map[string]*Policy{},
 	}
 }
 

@@ -110,6 +110,10 @@ func requestCost(c *gcall) (int, bool) {
 // throttle charges c to its app's buckets. It returns the headers for a
 // request that goes through, or the 429 answer.
 func (t *Tenant) throttle(c *gcall) (http.Header, *gresp) {
+	if isConditionalAccess(c) {
+		// Governed by its own service's limit, not the identity buckets.
+		return nil, t.throttleConditionalAccess(c)
+	}
 	cost, write := requestCost(c)
 	now := t.now()
 	t.mu.Lock()
