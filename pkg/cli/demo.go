@@ -14,6 +14,7 @@ import (
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
@@ -111,6 +112,8 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 	if err != nil {
 		return rep, err
 	}
+	defaults.Policies.BreakGlass = []config.Principal{{Kind: "user", ID: host.SandboxBreakGlass}}
+	defaults.Policies.AllowedApps = []string{host.SandboxAllowedApp}
 	h, err := host.Open(ctx, host.Options{Config: defaults, Sandbox: true, Data: data, Addr: "127.0.0.1:0", Visibility: 10 * time.Second})
 	if err != nil {
 		return rep, err
@@ -124,6 +127,9 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 	go func() { done <- h.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 	line("stint is running against the sandbox tenant; webhook %s", h.URL())
+	if err := demoPolicies(ctx, h, line); err != nil {
+		return rep, err
+	}
 
 	start := time.Now()
 	for _, s := range story(start) {
@@ -144,6 +150,14 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 		return rep, err
 	}
 	line("an admin adds mallory@old-vendor.example to contractor-access by hand")
+	for _, p := range h.Sandbox.Policies() {
+		if strings.Contains(p.DisplayName, "multifactor") {
+			if err := h.Sandbox.SetPolicyState(p.ID, sandbox.PolicyDisabled); err != nil {
+				return rep, err
+			}
+			line("an admin switches off %q by hand", p.DisplayName)
+		}
+	}
 
 	if wait := time.Until(start.Add(9 * time.Second)); wait > 0 {
 		line("waiting %.0fs for Cy's engagement to end…", wait.Seconds())
@@ -167,12 +181,33 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 			}
 			line("  %s %s: %s", a.Action, who, a.Reason)
 		}
+		for _, c := range sum.PolicyDrift {
+			line("  policy drift: %q %s", c.Name, strings.Join(c.Fields, ", "))
+		}
 	}
 	for _, a := range trail(ctx, h.Ledger, mark) {
 		line("  stint: %s", a)
 	}
 	rep.Table = h.SandboxAccounts()
 	return rep, nil
+}
+
+// demoPolicies plans the Conditional Access baseline on the sandbox and
+// applies it, report-only.
+func demoPolicies(ctx context.Context, h *host.Host, line func(string, ...any)) error {
+	plan, err := h.Policy(ctx, host.PolicyRequest{Command: "plan"})
+	if err != nil {
+		return err
+	}
+	line("policy plan: %d Conditional Access policies to create, each targeting every allow-listed group, excluding the break-glass account", len(plan.Plan.Changes))
+	applied, err := h.Policy(ctx, host.PolicyRequest{Command: "apply"})
+	if err != nil {
+		return err
+	}
+	for _, c := range applied.Plan.Changes {
+		line("  policy apply: %s %q (report-only)", c.Action, c.Name)
+	}
+	return nil
 }
 
 // drain waits until the queue is empty.

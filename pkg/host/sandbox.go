@@ -71,6 +71,9 @@ func (h *Host) startSandbox(ctx context.Context) (*entra.Client, map[string]stri
 	perms := append(entra.Core(), entra.ReadPolicies.Name, entra.WritePolicies.Name)
 	ten.AddApp(sandbox.App{ClientID: sandboxClientID, Secret: secret, Permissions: perms})
 	ten.PersistTo(path)
+	if err := ten.Persist(); err != nil { // what start-up added: the groups, the break-glass account
+		return nil, nil, fmt.Errorf("stint: save the sandbox state %s: %w", path, err)
+	}
 	srv, err := ten.StartTLS("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err

@@ -160,11 +160,11 @@ func TestAdminsOwnFiles(t *testing.T) {
 // and list order, and see what a hand edit changes.
 func TestDifferences(t *testing.T) {
 	want := map[string]any{"displayName": "stint: x", "state": "enabled",
-		"conditions": map[string]any{"users": map[string]any{"includeGroups": []any{"b", "a"}, "excludeUsers": []any{"BG"}}},
+		"conditions":    map[string]any{"users": map[string]any{"includeGroups": []any{"b", "a"}, "excludeUsers": []any{"BG"}}},
 		"grantControls": map[string]any{"operator": "OR", "builtInControls": []any{"mfa"}}}
 	same := map[string]any{"id": "1", "createdDateTime": "t", "templateId": nil, "displayName": "stint: x", "state": "enabled",
-		"conditions": map[string]any{"users": map[string]any{"includeGroups": []any{"a", "b"}, "excludeUsers": []any{"BG"}, "includeRoles": []any{}}, "platforms": nil},
-		"grantControls": map[string]any{"operator": "OR", "builtInControls": []any{"mfa"}, "termsOfUse": []any{}, "authenticationStrength@odata.context": "x"},
+		"conditions":      map[string]any{"users": map[string]any{"includeGroups": []any{"a", "b"}, "excludeUsers": []any{"BG"}, "includeRoles": []any{}}, "platforms": nil},
+		"grantControls":   map[string]any{"operator": "OR", "builtInControls": []any{"mfa"}, "termsOfUse": []any{}, "authenticationStrength@odata.context": "x"},
 		"sessionControls": nil}
 	if d := differences(want, same); len(d) != 0 {
 		t.Errorf("differences with Graph's own additions: %v, want none", d)

@@ -31,7 +31,9 @@ const (
 //   - accounts stint disabled that are members again are removed at once;
 //   - drift, active engagements whose member is missing, is put back;
 //   - guests whose invitation is unredeemed after UnredeemedAfter are
-//     flagged.
+//     flagged;
+//   - stint's Conditional Access policies that were changed or deleted by
+//     hand are reported, and repaired when RepairPolicies is set.
 //
 // What it decides for a contractor stint knows — put a group back, take
 // one away, a start or an end the tick has not reached — it does by
@@ -73,6 +75,7 @@ func (s *Sweeper) Reconcile(ctx context.Context, dryRun bool) (Summary, error) {
 		r.p.groupsDone++
 	}
 	r.sum.Complete = true
+	s.policyDrift(ctx, r.sum, dryRun)
 	if dryRun {
 		return *r.sum, nil
 	}
@@ -82,7 +85,6 @@ func (s *Sweeper) Reconcile(ctx context.Context, dryRun bool) (Summary, error) {
 	for _, contractor := range slices.Sorted(maps.Keys(r.settle)) {
 		r.settleOne(contractor)
 	}
-	s.policyDrift(ctx, r.sum, dryRun)
 	return *r.sum, nil
 }
 

@@ -27,11 +27,13 @@ type Options struct {
 	// MaxRetries for 429/503/504 (default the adapter's).
 	MaxRetries int
 	Logger     *slog.Logger
+	// Permissions granted to the app (default the five core ones).
+	Permissions []string
 }
 
 // Start serves a fresh tenant over TLS, registers the app with the five
-// permissions, and returns the tenant and a client that has fetched its
-// token already (so tests count Graph requests only).
+// permissions (or o.Permissions), and returns the tenant and a client that
+// has fetched its token already (so tests count Graph requests only).
 func Start(tb testing.TB, o Options) (*sandbox.Tenant, *entra.Client) {
 	tb.Helper()
 	tenant := sandbox.New(sandbox.Options{TenantID: TenantID})
@@ -40,7 +42,10 @@ func Start(tb testing.TB, o Options) (*sandbox.Tenant, *entra.Client) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { srv.Close() })
-	tenant.AddApp(sandbox.App{ClientID: ClientID, Secret: Secret, Permissions: Permissions})
+	if o.Permissions == nil {
+		o.Permissions = Permissions
+	}
+	tenant.AddApp(sandbox.App{ClientID: ClientID, Secret: Secret, Permissions: o.Permissions})
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
