@@ -122,6 +122,17 @@ func TestPolicyLifecycleOnTheSandbox(t *testing.T) {
 	if code, out, _ := run(t, "policy", "plan", "--data", data); code != 0 || strings.Count(out, "in sync") != 4 {
 		t.Errorf("plan after apply = %d\n%s; want 0, four in sync", code, out)
 	}
+	// Exported, the tenant's policies read back as the same policies.
+	exported := filepath.Join(t.TempDir(), "policies")
+	if code, out, errOut := run(t, "policy", "export", "--data", data, "--dir", exported); code != 0 || !strings.Contains(out, "5 policies written") {
+		t.Fatalf("export = %d\n%s%s; want stint's four and the admin's", code, out, errOut)
+	}
+	os.Remove(filepath.Join(exported, "admins-everyone-uses-mfa.json")) // it targets every user: not for stint
+	t.Setenv("STINT_POLICIES", exported)
+	if code, out, errOut := run(t, "policy", "plan", "--data", data); code != 0 || strings.Count(out, "in sync") != 4 {
+		t.Errorf("plan from the exported files = %d\n%s%s; want the four in sync", code, out, errOut)
+	}
+	t.Setenv("STINT_POLICIES", "")
 	if code, _, errOut := run(t, "policy", "apply", "--data", data); code != 0 {
 		t.Fatalf("second apply = %d %s", code, errOut)
 	}

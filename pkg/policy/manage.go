@@ -101,10 +101,25 @@ func (m *Manager) Plan(ctx context.Context, enforce bool) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
+	ownedBy := map[string]string{} // policy id -> key it is recorded under
+	for k, id := range marks {
+		if key, ok := strings.CutPrefix(k, ownedMark); ok {
+			ownedBy[id] = key
+		}
+	}
 	for _, d := range m.Desired {
 		want := m.want(d, p.Enforced)
 		c := Change{Key: d.Key, Name: d.Name}
 		id, owned := marks[ownedMark+d.Key]
+		if !owned {
+			// A file renamed (or exported and read back) names a policy
+			// stint recorded under another key: it is still stint's.
+			j := slices.IndexFunc(tenant, func(r remote) bool { return strings.EqualFold(r.name, d.Name) && ownedBy[r.id] != "" })
+			if j >= 0 {
+				id, owned = tenant[j].id, true
+				c.Detail = "stint's, recorded as " + ownedBy[id] + "; now recorded as " + d.Key
+			}
+		}
 		i := slices.IndexFunc(tenant, func(r remote) bool { return r.id == id })
 		switch {
 		case owned && i >= 0:
@@ -145,6 +160,13 @@ func (m *Manager) Apply(ctx context.Context, enforce bool) (Plan, error) {
 	if enforce {
 		if err := m.Ledger.SetMark(ctx, enforcedMark, Enabled); err != nil {
 			return p, err
+		}
+	}
+	for _, c := range p.Changes {
+		if (c.Action == InSync || c.Action == Update) && c.Detail != "" { // adopted under its new key
+			if err := m.Ledger.SetMark(ctx, ownedMark+c.Key, c.ID); err != nil {
+				return p, err
+			}
 		}
 	}
 	return p, m.write(ctx, p, engagement.PolicyCreated, engagement.PolicyUpdated)
