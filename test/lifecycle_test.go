@@ -363,3 +363,19 @@ func TestWebhookBinaryHasNoGraphSDK(t *testing.T) {
 		t.Errorf("go version -m shows no aws-lambda-go: is this the webhook?\n%s", out)
 	}
 }
+
+// The AWS worker links the Graph SDK (it calls Graph) but no Service Bus
+// client: each transport's consumer lives with its own adapter.
+func TestAWSWorkerBinaryHasNoServiceBus(t *testing.T) {
+	bin := build(t, "worker")
+	out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	if err != nil {
+		t.Fatal(err, string(out))
+	}
+	if strings.Contains(string(out), "azservicebus") || strings.Contains(string(out), "go-amqp") {
+		t.Errorf("the AWS worker binary links the Service Bus client:\n%s", out)
+	}
+	if !strings.Contains(string(out), "aws-lambda-go") || !strings.Contains(string(out), "msgraph-sdk-go") {
+		t.Errorf("go version -m shows no aws-lambda-go or no Graph SDK: is this the worker?\n%s", out)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/queue/sqs"
 	"github.com/stintdev/stint/pkg/wire"
-	"github.com/stintdev/stint/pkg/worker"
 )
 
 func main() {
@@ -30,10 +29,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "stint worker: "+err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h.Consume)
 }
 
-func build(ctx context.Context, log *slog.Logger) (*worker.SQSHandler, error) {
+func build(ctx context.Context, log *slog.Logger) (*sqs.Consumer, error) {
 	cfg, err := config.Load(config.Worker, os.LookupEnv)
 	if err != nil {
 		return nil, err
@@ -46,5 +45,5 @@ func build(ctx context.Context, log *slog.Logger) (*worker.SQSHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &worker.SQSHandler{Events: events, DeadLetters: dlq, Concurrency: 8, Log: log}, nil
+	return &sqs.Consumer{Handle: events.Process, DeadLetters: dlq, Concurrency: 8, Log: log}, nil
 }

@@ -1,6 +1,11 @@
 package engagement
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/stintdev/stint/pkg/fault"
+)
 
 // Message is one event on its way from the webhook to the worker.
 type Message struct {
@@ -29,4 +34,47 @@ type Queue interface {
 // DeadLetters receives the messages that can never succeed, with the reason.
 type DeadLetters interface {
 	DeadLetter(ctx context.Context, m Message, reason error) error
+}
+
+// Verdict is what handling a message came to. The handler says what
+// happened; the transport that owns the message decides how to settle it
+// (SQS: delete it, list it as a batch item failure, or send it to the
+// dead-letter queue; the embedded queue: acknowledge, retry after a
+// backoff, or move it to its dead-letter list; Service Bus: complete,
+// abandon, or dead-letter).
+type Verdict struct {
+	Outcome Settle
+	// Err is why a message is retried or dead: its fault code says which
+	// (the one table is worker.VerdictOf), its text is the reason.
+	Err error
+	// Wait is the least time before a retry: what Graph asked for, if it
+	// did.
+	Wait time.Duration
+	// Key is the event's key (source and id) when the body parsed: what a
+	// dead letter is known by, whatever the queue's own message id is.
+	Key string
+}
+
+// Settle is what to do with a message.
+type Settle string
+
+// The outcomes.
+const (
+	// Done: applied (or nothing to do); remove it.
+	Done Settle = "done"
+	// Retry: a transient failure; deliver it again later, in order.
+	Retry Settle = "retry"
+	// Dead: it can never succeed; dead-letter it with Code and Reason.
+	Dead Settle = "dead"
+)
+
+// Code is the stint code of a dead message (fault.CodeOf its Err).
+func (v Verdict) Code() fault.Code { return fault.CodeOf(v.Err) }
+
+// Reason is why it is retried or dead, in words.
+func (v Verdict) Reason() string {
+	if v.Err == nil {
+		return ""
+	}
+	return v.Err.Error()
 }

@@ -262,9 +262,13 @@ func (h *Host) Run(ctx context.Context) error {
 		}
 	}()
 	var wg sync.WaitGroup
+	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.Events.Process, Handling: handling(h.o.Visibility), Log: h.o.Log}
+	if h.handled != nil {
+		consumer.Settled = h.handled
+	}
 	for range h.o.Workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); h.work(ctx) }()
+		go func() { defer wg.Done(); consumer.Run(ctx) }()
 	}
 	// The tick and the reconcile run on their own schedules: a long
 	// reconcile must not hold up a minute's expiries.
@@ -282,38 +286,6 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
-}
-
-// work takes messages from the queue until ctx ends, and waits for the
-// queue to change when there are none (no polling). A message in hand is
-// finished with a context of its own, so shutdown never cuts one halfway.
-func (h *Host) work(ctx context.Context) {
-	for ctx.Err() == nil {
-		changed := h.Queue.Changed()
-		msgs, err := h.Queue.Receive(ctx, 1)
-		if err != nil && ctx.Err() == nil {
-			h.o.Log.Error("stint: queue receive failed", "error", err.Error())
-		}
-		if len(msgs) == 0 {
-			h.Queue.Wait(ctx, changed)
-			continue
-		}
-		m := msgs[0]
-		mctx, cancel := context.WithTimeout(context.Background(), handling(h.o.Visibility))
-		if err := h.Events.Process(mctx, m.Message, h.Queue); err != nil {
-			if rerr := h.Queue.Retry(mctx, m, err); rerr != nil {
-				h.o.Log.Error("stint: could not reschedule a message; its lease will bring it back", "id", m.ID, "error", rerr.Error())
-			}
-		} else if err := h.Queue.Ack(mctx, m.ID); err != nil {
-			h.o.Log.Error("stint: could not acknowledge a message; it will be seen again as a duplicate", "id", m.ID, "error", err.Error())
-		} else if h.handled != nil {
-			select {
-			case h.handled <- m.ID:
-			default:
-			}
-		}
-		cancel()
-	}
 }
 
 // handling is how long a worker may spend on a message: 50 s, and always

@@ -16,8 +16,8 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/queue/sqs"
 	"github.com/stintdev/stint/pkg/sandbox"
-	"github.com/stintdev/stint/pkg/worker"
 )
 
 // deadLetters records what it is given; DeadLetterFunc may refuse.
@@ -77,7 +77,7 @@ func TestSQSBatch(t *testing.T) {
 	e := newEnv(t)
 	e.handler.Directory = panicky{Directory: e.handler.Directory, email: "boom@vendor.example"}
 	dlq := &deadLetters{}
-	h := &worker.SQSHandler{Events: e.handler, DeadLetters: dlq, Concurrency: 4, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	h := &sqs.Consumer{Handle: e.handler.Process, DeadLetters: dlq, Concurrency: 4, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 
 	var batch events.SQSEvent
 	for i := range 6 {
@@ -91,7 +91,7 @@ func TestSQSBatch(t *testing.T) {
 		sqsMessage("m-boom-1", e.startedFor("boom1", "boom@vendor.example"), ""),
 		sqsMessage("m-boom-2", e.startedFor("boom2", "boom@vendor.example"), ""),
 	)
-	resp, err := h.Handle(context.Background(), batch)
+	resp, err := h.Consume(context.Background(), batch)
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -120,8 +120,8 @@ func TestSQSBatch(t *testing.T) {
 func TestSQSDeadLetterQueueDownKeepsTheMessage(t *testing.T) {
 	e := newEnv(t)
 	dlq := &deadLetters{DeadLetterFunc: func(engagement.Message) error { return errors.New("sqs: connection refused") }}
-	h := &worker.SQSHandler{Events: e.handler, DeadLetters: dlq, Concurrency: 1, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	resp, _ := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+	h := &sqs.Consumer{Handle: e.handler.Process, DeadLetters: dlq, Concurrency: 1, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	resp, _ := h.Consume(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
 		sqsMessage("m1", e.startedFor("bad", "bad@vendor.example", "vpn-admins"), ""),
 	}})
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
@@ -132,10 +132,10 @@ func TestSQSDeadLetterQueueDownKeepsTheMessage(t *testing.T) {
 func TestSQSTransientFailureHoldsBackTheContractorsLaterMessages(t *testing.T) {
 	e := newEnv(t)
 	e.tenant.Inject(sandbox.Fault{Path: "/users", Status: 503, Times: 100})
-	h := &worker.SQSHandler{Events: e.handler, DeadLetters: &deadLetters{}, Concurrency: 2, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	h := &sqs.Consumer{Handle: e.handler.Process, DeadLetters: &deadLetters{}, Concurrency: 2, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	resp, _ := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{
+	resp, _ := h.Consume(ctx, events.SQSEvent{Records: []events.SQSMessage{
 		sqsMessage("a1", e.startedFor("a1", "a@vendor.example"), ""),
 		sqsMessage("a2", e.startedFor("a2", "a@vendor.example"), ""),
 	}})
@@ -153,14 +153,14 @@ func TestSQSTransientFailureHoldsBackTheContractorsLaterMessages(t *testing.T) {
 func TestSQSStopsStartingNearTheDeadline(t *testing.T) {
 	e := newEnv(t)
 	e.tenant.SetLatency(300 * time.Millisecond)
-	h := &worker.SQSHandler{Events: e.handler, DeadLetters: &deadLetters{}, Concurrency: 1, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	h := &sqs.Consumer{Handle: e.handler.Process, DeadLetters: &deadLetters{}, Concurrency: 1, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var batch []events.SQSMessage
 	for i := range 6 {
 		batch = append(batch, sqsMessage(fmt.Sprint("m", i), e.startedFor(fmt.Sprint("s", i), fmt.Sprintf("n%d@vendor.example", i)), ""))
 	}
-	resp, err := h.Handle(ctx, events.SQSEvent{Records: batch})
+	resp, err := h.Consume(ctx, events.SQSEvent{Records: batch})
 	if err != nil || ctx.Err() != nil {
 		t.Fatalf("Handle = %v, context %v; want it back before the deadline", err, ctx.Err())
 	}

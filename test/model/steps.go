@@ -9,6 +9,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/event"
+	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
@@ -125,7 +126,7 @@ func (r *run) drain(ctx context.Context) error {
 		r.linef(who, "deliver %s (delivery %d)", m.ID, n)
 		r.crash.arm(r.crashPlan(crashDeliver, 6, "deliver", m.ID, n))
 		dctx, cancel := r.deadline(ctx)
-		perr := r.sys.handler.Process(dctx, m.Message, r.sys.dead)
+		perr := r.settleVerdict(dctx, m.Message, r.sys.handler.Process(dctx, m.Message))
 		cancel()
 		if r.crash.dead {
 			r.stats.Crashes++
@@ -152,6 +153,22 @@ func (r *run) drain(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// settleVerdict does what the embedded queue's consumer does with a verdict, but
+// for acknowledging, which the caller decides: a dead message goes to the
+// dead letters; a retry is returned.
+func (r *run) settleVerdict(ctx context.Context, m engagement.Message, v engagement.Verdict) error {
+	switch v.Outcome {
+	case engagement.Dead:
+		if err := r.sys.dead.DeadLetter(ctx, m, v.Err); err != nil {
+			return fault.Wrap(fault.Transient, err)
+		}
+		return nil
+	case engagement.Retry:
+		return v.Err
+	}
+	return nil
 }
 
 // sweep runs a tick or a reconcile through the sweep function's entry.

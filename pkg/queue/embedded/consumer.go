@@ -1,0 +1,72 @@
+package embedded
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+)
+
+// Consumer takes messages from the queue and settles them the embedded
+// queue's way: done is acknowledged; retry is hidden for a backoff (at
+// least the wait Graph asked for), and dead-lettered after MaxAttempts;
+// dead goes to the dead-letter list with its code and reason.
+type Consumer struct {
+	Queue  *Queue
+	Handle func(context.Context, engagement.Message) engagement.Verdict
+	// Handling bounds the work on one message; keep it well inside the
+	// lease (Options.Visibility), so that no second worker takes a message
+	// still in hand.
+	Handling time.Duration
+	Log      *slog.Logger
+	// Settled, when set, receives the id of each message acknowledged
+	// (dropped when nobody reads it).
+	Settled chan<- string
+}
+
+// Run takes messages until ctx ends, and waits for the queue to change
+// when there are none (no polling). A message in hand is finished with a
+// context of its own, so shutdown never cuts one halfway.
+func (c *Consumer) Run(ctx context.Context) {
+	q := c.Queue
+	for ctx.Err() == nil {
+		changed := q.Changed()
+		msgs, err := q.Receive(ctx, 1)
+		if err != nil && ctx.Err() == nil {
+			c.Log.Error("embedded queue: receive failed", "error", err.Error())
+		}
+		if len(msgs) == 0 {
+			q.Wait(ctx, changed)
+			continue
+		}
+		mctx, cancel := context.WithTimeout(context.Background(), c.Handling)
+		c.settle(mctx, msgs[0])
+		cancel()
+	}
+}
+
+func (c *Consumer) settle(ctx context.Context, m Message) {
+	v := c.Handle(ctx, m.Message)
+	switch v.Outcome {
+	case engagement.Done:
+		if err := c.Queue.Ack(ctx, m.ID); err != nil {
+			c.Log.Error("embedded queue: could not acknowledge a message; it will be seen again as a duplicate", "id", m.ID, "error", err.Error())
+			return
+		}
+		if c.Settled != nil {
+			select {
+			case c.Settled <- m.ID:
+			default:
+			}
+		}
+	case engagement.Dead:
+		if err := c.Queue.DeadLetter(ctx, m.Message, v.Err); err != nil {
+			c.Log.Error("embedded queue: could not dead-letter a message; its lease will bring it back", "id", m.ID, "error", err.Error())
+		}
+	default:
+		if err := c.Queue.Retry(ctx, m, v.Err); err != nil {
+			c.Log.Error("embedded queue: could not reschedule a message; its lease will bring it back", "id", m.ID, "error", err.Error())
+		}
+	}
+}
