@@ -121,10 +121,13 @@
 // holds (Handler.ClaimWait; the tick and the reconcile leave such a
 // contractor to the holder, as in production): a held claim here is
 // nearly always a live settle's, which ends in moments. The figures count
-// the deliveries that found their contractor claimed and waited, or gave
-// up and were retried, the contractors a sweep found claimed, and the
-// ledger writes lost to another writer (a conflict on a version), so a
-// run shows how much its actors met.
+// the deliveries that found their contractor claimed and waited, then
+// applied their event, or gave up and were retried — by what held the
+// claim then: a settle still running, a unit that had crashed, or one that
+// had ended without releasing it (a take-over that fails leaves its claim
+// to expire) — the contractors a sweep found claimed, and the ledger
+// writes lost to another writer (a conflict on a version), so a run shows
+// how much its actors met.
 //
 // Faults, crashes and lost acknowledgements are kept, decided as in the
 // sequential mode (how many such requests came before now depends on the

@@ -212,7 +212,6 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 	if err := r.settle(ctx); err != nil {
 		return nil, err
 	}
-
 	if opts.tamper != nil {
 		if err := opts.tamper(ctx, r); err != nil {
 			return nil, err

@@ -199,7 +199,7 @@ func (r *run) over(fate *crash, crashed bool) {
 func (r *run) gaveUp(held []string) {
 	how := ""
 	for _, token := range held {
-		how = max(how, r.ended[token]) // "crashed" < "ended"
+		how = max(how, r.ended[token]) // "" < "crashed" < "ended": a left claim tells most
 	}
 	switch how {
 	case "":
