@@ -32,7 +32,8 @@ build:
 	@ls -l bin/*/bootstrap bin/stint | awk '{printf "%s %.1f MB\n", $$9, $$5/1048576}'
 
 # Unit, conformance and end-to-end tests; also runs the fuzz seed corpus and
-# the model check at N=300 (test/model: a fixed seed and a random one).
+# the model check (test/model: a fixed seed and a random one, N=300 on
+# SQLite one actor at a time, N=150 on DynamoDB with the actors at once).
 test: tools
 	$(GO) test ./...
 
@@ -41,12 +42,15 @@ race: tools
 	$(GO) test -race ./pkg/...
 
 # The model check at scale (test/model): N contractors (default 10000), SEED
-# (default random, printed). ONLY=c17,b3 and DROP=12,40 re-run a shrunk
-# break; SHRINK=5m bounds shrinking (0 for none); TRACE=1 prints the history;
-# VIOLATIONS=file writes every violation there.
-model:
+# (default random, printed). BACKEND=dynamodb runs it on the DynamoDB ledger
+# (dynalite) with the worker, tick and reconcile at once; CONCURRENT=1 or 0
+# chooses at once or one at a time on either backend. ONLY=c17,b3 and
+# DROP=12,40 re-run a shrunk break; SHRINK=5m bounds shrinking (0 for none);
+# TRACE=1 prints the history; VIOLATIONS=file writes every violation there.
+model: $(if $(filter dynamodb,$(BACKEND)),tools)
 	STINT_MODEL_N=$(or $(N),10000) STINT_MODEL_SEED=$(SEED) STINT_MODEL_ONLY=$(ONLY) STINT_MODEL_DROP=$(DROP) \
 	STINT_MODEL_SHRINK=$(SHRINK) STINT_MODEL_TRACE=$(TRACE) STINT_MODEL_VIOLATIONS=$(VIOLATIONS) \
+	STINT_MODEL_BACKEND=$(BACKEND) STINT_MODEL_CONCURRENT=$(CONCURRENT) \
 		$(GO) test -run '^TestModelLarge$$' -count=1 -timeout 0 -v ./test/model
 
 lint:

@@ -38,11 +38,15 @@ func (v Violation) String() string {
 // a retry) is recorded once.
 func (r *run) violate(n int, who, format string, args ...any) {
 	v := Violation{Invariant: n, Entity: who, Detail: fmt.Sprintf(format, args...)}
-	if slices.Contains(r.violations, v) {
-		return
+	r.logMu.Lock()
+	known := slices.Contains(r.violations, v)
+	if !known {
+		r.violations = append(r.violations, v)
 	}
-	r.violations = append(r.violations, v)
-	r.linef(who, "VIOLATION %s", v)
+	r.logMu.Unlock()
+	if !known {
+		r.linef(who, "VIOLATION %s", v)
+	}
 }
 
 // check compares the settled tenant and ledger with the oracle. The

@@ -8,30 +8,93 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/stintdev/stint/test/dynalite"
 )
 
 // fixedSeed is the seed every `make test` runs, beside a random one.
 const fixedSeed = 20300107
 
-// defaultN is the size of the runs `make test` makes.
-const defaultN = 300
+// defaultN is the size of the runs `make test` makes on SQLite, one actor
+// at a time; concurrentN the size of its runs on DynamoDB, actors at once
+// (dynalite is slower than a SQLite file).
+const (
+	defaultN    = 300
+	concurrentN = 150
+)
+
+// TestMain stops the dynalite the DynamoDB runs started.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if server.srv != nil {
+		server.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// server is the dynalite every DynamoDB run of this process shares, each
+// run in a table of its own.
+var server struct {
+	once sync.Once
+	srv  *dynalite.Server
+	err  error
+}
+
+// dynamoDB starts dynalite once and returns the backend on it. It fails,
+// never skips, when dynalite is missing (make tools installs it).
+func dynamoDB(tb testing.TB) DynamoDB {
+	tb.Helper()
+	server.once.Do(func() { server.srv, server.err = dynalite.Start() })
+	if server.err != nil {
+		tb.Fatal(server.err)
+	}
+	return DynamoDB{Client: server.srv.Client()}
+}
 
 // TestModel runs the model check at N=300 for the fixed seed and for a
-// random one (printed, and named in any failure). Never skipped.
+// random one (printed, and named in any failure), on SQLite, one actor at
+// a time. Never skipped.
 func TestModel(t *testing.T) {
 	random := rand.Uint64() % 1_000_000_000
 	for _, seed := range []uint64{fixedSeed, random} {
+		o := Options{Seed: seed, N: defaultN}
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Logf("model check: seed %d, N=%d (re-run: make model N=%d SEED=%d)", seed, defaultN, defaultN, seed)
-			modelCheck(t, Options{Seed: seed, N: defaultN}, 20*time.Second)
+			t.Logf("model check: seed %d, N=%d (re-run: %s)", seed, defaultN, o.Rerun())
+			modelCheck(t, o, 20*time.Second)
+		})
+	}
+}
+
+// TestModelConcurrentDynamoDB runs the model check on the DynamoDB ledger
+// with the worker, the tick and the reconcile at once, at N=150, for the
+// fixed seed and for a random one (printed, and named in any failure).
+// Never skipped: without dynalite it fails.
+func TestModelConcurrentDynamoDB(t *testing.T) {
+	backend := dynamoDB(t)
+	random := rand.Uint64() % 1_000_000_000
+	for _, seed := range []uint64{fixedSeed, random} {
+		o := Options{Seed: seed, N: concurrentN, Backend: backend, Concurrent: true}
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Logf("model check, actors at once on DynamoDB: seed %d, N=%d (re-run: %s)", seed, concurrentN, o.Rerun())
+			res := modelCheck(t, o, 20*time.Second)
+			// The mode is only worth its name if actors met: the figures
+			// count the settles that found their contractor claimed and
+			// the ledger writes lost to another writer.
+			if s := res.Stats; s.ClaimWaits+s.BusyLive+s.SweepLeft+s.Conflicts == 0 {
+				t.Errorf("no actor found another's claim or lost a ledger write to another: nothing ran at once")
+			}
 		})
 	}
 }
 
 // TestModelLarge is `make model`: the size and seed come from
-// STINT_MODEL_N and STINT_MODEL_SEED (random when empty); STINT_MODEL_ONLY
+// STINT_MODEL_N and STINT_MODEL_SEED (random when empty);
+// STINT_MODEL_BACKEND is sqlite (the default) or dynamodb, and
+// STINT_MODEL_CONCURRENT 1 or 0 runs the actors at once or one at a time
+// (default: at once on dynamodb, one at a time on sqlite); STINT_MODEL_ONLY
 // (people, "c17,b3") and STINT_MODEL_DROP (step numbers) re-run a shrunk
 // break; STINT_MODEL_TRACE=1 prints the whole history; STINT_MODEL_SHRINK
 // is the time shrinking may take (default 3m, 0 for none);
@@ -54,6 +117,20 @@ func TestModelLarge(t *testing.T) {
 		}
 	}
 	o := Options{Seed: seed, N: n, Trace: os.Getenv("STINT_MODEL_TRACE") != ""}
+	switch v := os.Getenv("STINT_MODEL_BACKEND"); v {
+	case "", "sqlite":
+	case "dynamodb":
+		o.Backend, o.Concurrent = dynamoDB(t), true
+	default:
+		t.Fatalf("STINT_MODEL_BACKEND=%q: want sqlite or dynamodb", v)
+	}
+	switch v := os.Getenv("STINT_MODEL_CONCURRENT"); v {
+	case "":
+	case "0", "1":
+		o.Concurrent = v == "1"
+	default:
+		t.Fatalf("STINT_MODEL_CONCURRENT=%q: want 1 (actors at once) or 0 (one at a time)", v)
+	}
 	if v := os.Getenv("STINT_MODEL_ONLY"); v != "" {
 		o.Only = set(strings.Split(v, ","))
 	}
@@ -73,13 +150,14 @@ func TestModelLarge(t *testing.T) {
 			t.Fatalf("STINT_MODEL_SHRINK=%q: want a duration such as 5m (0 to not shrink)", v)
 		}
 	}
-	t.Logf("model check: seed %d, N=%d", seed, n)
+	t.Logf("model check: seed %d, N=%d (%s)", seed, n, o.Rerun())
 	modelCheck(t, o, budget)
 }
 
 // modelCheck runs one scenario, prints its figures, and fails with every
-// violation, the first of each invariant shrunk to a short history.
-func modelCheck(t *testing.T, o Options, shrinkBudget time.Duration) {
+// violation, the first of each invariant shrunk to a short history. It
+// returns the run's result.
+func modelCheck(t *testing.T, o Options, shrinkBudget time.Duration) *Result {
 	ctx := context.Background()
 	sc := Generate(o.Seed, o.N)
 	o.Dir = t.TempDir()
@@ -119,9 +197,9 @@ func modelCheck(t *testing.T, o Options, shrinkBudget time.Duration) {
 		}
 	}
 	if len(res.Violations) == 0 {
-		return
+		return res
 	}
-	t.Errorf("seed %d, N=%d: %d violations (re-run: make model N=%d SEED=%d)\n%s", o.Seed, o.N, len(res.Violations), o.N, o.Seed, listViolations(res.Violations))
+	t.Errorf("seed %d, N=%d: %d violations (re-run: %s)\n%s", o.Seed, o.N, len(res.Violations), o.Rerun(), listViolations(res.Violations))
 	deadline := time.Now().Add(shrinkBudget)
 	for _, v := range firstPerInvariant(res.Violations) {
 		left := time.Until(deadline)
@@ -137,8 +215,9 @@ func modelCheck(t *testing.T, o Options, shrinkBudget time.Duration) {
 			t.Errorf("shrinking %s: %v", v, err)
 			continue
 		}
-		t.Errorf("%s", sh.Report(o.Seed, o.N))
+		t.Errorf("%s", sh.Report(o))
 	}
+	return res
 }
 
 // listViolations prints violations grouped by invariant, the first few
@@ -197,6 +276,8 @@ func Figures(seed uint64, res *Result) string {
 	fmt.Fprintf(&b, "  Graph requests %d (writes %d), faults injected %d %v\n", s.GraphRequests, s.GraphWrites, s.FaultCount(), s.Faults)
 	fmt.Fprintf(&b, "  admin actions %d %v (skipped, not applicable: %d), ticks %d, reconciles %d, settle rounds %d\n",
 		s.AdminCount(), s.Admin, s.AdminSkipped, s.Ticks, s.Reconciles, s.SettleRounds)
+	fmt.Fprintf(&b, "  windows run at once %d; deliveries that found their contractor claimed: waited, then applied %d, gave up waiting on a settle still running %d, on a claim left by a crashed unit %d, by a unit that had ended %d; contractors a sweep found claimed %d; ledger writes lost to another writer %d\n",
+		s.Windows, s.ClaimWaits, s.BusyLive, s.BusyDead, s.BusyLeft, s.SweepLeft, s.Conflicts)
 	by := map[int]int{}
 	for _, v := range res.Violations {
 		by[v.Invariant]++

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -33,6 +34,10 @@ type Options struct {
 	N    int
 	// Backend is the ledger and queue (default SQLite).
 	Backend Backend
+	// Concurrent runs the random phase in windows of simulated time, the
+	// worker, the tick and the reconcile of each window at once (see
+	// doc.go); a seed is then a scenario, not a run.
+	Concurrent bool
 	// Only keeps these entities (contractors "c17", bystanders "b3") and
 	// drops every step of the others; nil keeps everyone.
 	Only map[string]bool
@@ -50,6 +55,25 @@ type Options struct {
 	// own tests plant a violation and expect the checks to find it.
 	calm   bool
 	tamper func(ctx context.Context, r *run) error
+}
+
+// Rerun is the command that runs these options again (ONLY and DROP
+// aside): make model with the size, the seed, and the backend and mode
+// when they are not the default (SQLite runs one actor at a time,
+// DynamoDB runs them at once).
+func (o Options) Rerun() string {
+	cmd := fmt.Sprintf("make model N=%d SEED=%d", o.N, o.Seed)
+	backend := "sqlite"
+	if o.Backend != nil {
+		backend = o.Backend.Name()
+	}
+	if backend != "sqlite" {
+		cmd += " BACKEND=" + backend
+	}
+	if o.Concurrent != (backend == "dynamodb") {
+		cmd += fmt.Sprintf(" CONCURRENT=%d", btoi(o.Concurrent))
+	}
+	return cmd
 }
 
 // Stats are a run's figures.
@@ -70,6 +94,16 @@ type Stats struct {
 	AdminSkipped               int
 	Ticks, Reconciles          int
 	SettleRounds               int
+	// Contention: deliveries that found their contractor claimed by
+	// another settle and waited, then applied their event (ClaimWaits),
+	// or gave up waiting and were retried — on the claim of a settle still
+	// running (BusyLive), of a unit that crashed (BusyDead), or of a unit
+	// that ended without releasing it (BusyLeft); contractors a tick or a
+	// reconcile found claimed and left to the holder (SweepLeft);
+	// conditional ledger writes lost to another writer (Conflicts).
+	ClaimWaits, BusyLive, BusyDead, BusyLeft, SweepLeft, Conflicts int
+	// Windows is how many windows of the concurrent mode had actors.
+	Windows int
 }
 
 // FaultCount is the number of faults injected.
@@ -106,14 +140,19 @@ type Result struct {
 	Wall       time.Duration
 }
 
-// run is one simulation in progress.
+// run is one simulation in progress. In the concurrent mode several
+// units of work use it at once: mu guards the books (names, counts,
+// figures, what stint resolved), and is held by the wire for a whole Graph
+// request; logMu guards the history and the violations, and is taken
+// last.
 type run struct {
 	opts  Options
 	sc    *Scenario
 	clock *Clock
 	sys   system
 	wire  *wire
-	crash crash
+	mu    sync.Mutex
+	logMu sync.Mutex
 
 	// names maps object ids (lower case) to entities and group ids to keys.
 	names   map[string]string
@@ -127,6 +166,9 @@ type run struct {
 	// failures counts failed deliveries and sweeps (and incomplete sweeps).
 	failures int
 
+	// ended are the claims of units that have ended: "crashed", or
+	// "ended" (normally).
+	ended         map[string]string
 	accepted      map[string][]event.Event // by engagement
 	acceptedIDs   map[string]bool
 	deliveries    map[string]int
@@ -141,23 +183,31 @@ type run struct {
 func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 	begin := time.Now()
 	r := &run{opts: opts, sc: sc, clock: &Clock{t: T0},
-		names: map[string]string{}, byEmail: map[string]string{}, occur: map[string]int{}, faultRate: faultRate * float64(btoi(!opts.calm)),
-		accepted: map[string][]event.Event{}, acceptedIDs: map[string]bool{},
+		names: map[string]string{}, byEmail: map[string]string{}, occur: map[string]int{},
+		accepted: map[string][]event.Event{}, acceptedIDs: map[string]bool{}, ended: map[string]string{},
 		deliveries: map[string]int{}, adminDisabled: map[string]time.Time{}, knew: map[string]bool{},
 		stats: Stats{Faults: map[string]int{}, Admin: map[string]int{}, DeadLetterReasons: map[string]int{}}}
 	defer r.sys.close()
 	if err := r.start(ctx); err != nil {
 		return nil, err
 	}
+	// Faults begin after start-up: a process whose first Graph requests
+	// fail stops before it does anything (the host's start is not what is
+	// checked here).
+	r.faultRate = faultRate * float64(btoi(!opts.calm))
 	r.seed()
+	var steps []Step
 	for _, st := range sc.Steps {
-		if opts.Drop[st.Seq] || st.Owner != "" && !r.keeps(st.Owner) {
-			continue
+		if !opts.Drop[st.Seq] && (st.Owner == "" || r.keeps(st.Owner)) {
+			steps = append(steps, st)
 		}
-		r.clock.Set(st.At)
-		if err := r.step(ctx, st); err != nil {
-			return nil, fmt.Errorf("model: step %d (%s at %s): %w", st.Seq, st.Kind, stamp(st.At), err)
-		}
+	}
+	play := r.play
+	if opts.Concurrent {
+		play = r.playConcurrently
+	}
+	if err := play(ctx, steps); err != nil {
+		return nil, err
 	}
 	if err := r.settle(ctx); err != nil {
 		return nil, err
@@ -175,6 +225,17 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 }
 
 func (r *run) keeps(id string) bool { return r.opts.Only == nil || r.opts.Only[id] }
+
+// play runs the random phase one step at a time.
+func (r *run) play(ctx context.Context, steps []Step) error {
+	for _, st := range steps {
+		r.clock.Set(st.At)
+		if err := r.step(ctx, st); err != nil {
+			return fmt.Errorf("model: step %d (%s at %s): %w", st.Seq, st.Kind, stamp(st.At), err)
+		}
+	}
+	return nil
+}
 
 // seed puts the accounts that exist before stint runs into the tenant.
 func (r *run) seed() {
@@ -220,7 +281,9 @@ func (r *run) linef(who string, format string, args ...any) {
 			l.Who = append(l.Who, w)
 		}
 	}
+	r.logMu.Lock()
 	r.lines = append(r.lines, l)
+	r.logMu.Unlock()
 }
 
 // mentions lists the people a text names ("c17", "b3").
@@ -237,6 +300,8 @@ func (r *run) mentions(text string) []string {
 // keyOwner names the person a ledger key concerns: a contractor key (the
 // email), or a mark ("tick/retry/<email>", "ghost/<group>/<account>").
 func (r *run) keyOwner(key string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if e, ok := r.byEmail[key]; ok {
 		return []string{e}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stintdev/stint/pkg/event"
@@ -438,14 +439,23 @@ func (g *gen) global(kind StepKind, lo, hi time.Duration) {
 }
 
 // Clock is the simulation's fake clock: every part of stint reads it, and
-// only the simulation moves it.
-type Clock struct{ t time.Time }
+// only the simulation moves it (never while units of work run at once).
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
 // Now is the clock's time.
-func (c *Clock) Now() time.Time { return c.t }
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
 
 // Set moves the clock; it never goes back.
 func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if t.After(c.t) {
 		c.t = t
 	}

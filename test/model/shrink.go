@@ -161,9 +161,9 @@ func set(ids []string) map[string]bool {
 
 // Report prints a shrunk break: the seed, how to re-run it, and the
 // history of the small run.
-func (s *Shrunk) Report(seed uint64, n int) string {
+func (s *Shrunk) Report(o Options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d, N=%d: %s\n", seed, n, s.Violation)
+	fmt.Fprintf(&b, "seed %d, N=%d: %s\n", o.Seed, o.N, s.Violation)
 	drop := make([]string, len(s.Drop))
 	for i, d := range s.Drop {
 		drop[i] = strconv.Itoa(d)
@@ -172,12 +172,15 @@ func (s *Shrunk) Report(seed uint64, n int) string {
 	if len(drop) > 0 {
 		fmt.Fprintf(&b, ", %d step(s) left out", len(drop))
 	}
-	fmt.Fprintf(&b, "\nre-run: make model N=%d SEED=%d ONLY=%s", n, seed, strings.Join(s.Only, ","))
+	fmt.Fprintf(&b, "\nre-run: %s ONLY=%s", o.Rerun(), strings.Join(s.Only, ","))
 	if len(drop) > 0 {
 		fmt.Fprintf(&b, " DROP=%s", strings.Join(drop, ","))
 	}
 	if !reproduces(s.Result, s.Violation) {
 		b.WriteString("\n(the traced re-run did not break it again: the history below may not show it)")
+	}
+	if o.Concurrent {
+		b.WriteString("\n(actors at once: a seed is a scenario, not a run, so a re-run may interleave otherwise and not break it)")
 	}
 	b.WriteString("\nhistory (lines about these people; global steps that did nothing for them are left out):\n")
 	kept := set(s.Only)

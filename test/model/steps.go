@@ -11,6 +11,7 @@ import (
 	"github.com/stintdev/stint/pkg/event"
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/sweep"
+	"github.com/stintdev/stint/pkg/worker"
 )
 
 // The steps of a run: what each kind of step does to stint and the tenant.
@@ -46,6 +47,7 @@ func (r *run) send(ctx context.Context, st Step) error {
 	if err := r.sys.queue.Enqueue(ctx, engagement.Message{ID: ev.Key(), Digest: ev.Digest(), Group: ev.ContractorKey(), Body: body}); err != nil {
 		return err
 	}
+	r.mu.Lock()
 	r.stats.Sends++
 	if st.Copy > 0 {
 		r.stats.DuplicateSends++
@@ -55,6 +57,7 @@ func (r *run) send(ctx context.Context, st Step) error {
 		r.stats.Events++
 		r.accepted[ev.Data.EngagementID] = append(r.accepted[ev.Data.EngagementID], ev)
 	}
+	r.mu.Unlock()
 	again := ""
 	if st.Copy > 0 {
 		again = " (sent again)"
@@ -104,60 +107,114 @@ func (r *run) deadline(ctx context.Context) (context.Context, context.CancelFunc
 // drain hands the worker every message visible now, one at a time, as
 // the host's workers do: acknowledged when done with, rescheduled when it
 // failed, neither when the process crashed or the acknowledgement is lost
-// (its lease then ends and it comes back).
+// (its lease then ends and it comes back). In the concurrent mode several
+// drains run at once, each a worker of its own.
 func (r *run) drain(ctx context.Context) error {
 	for {
-		msgs, err := r.sys.queue.Receive(ctx, 1)
-		if err != nil {
+		more, err := r.deliver(ctx)
+		if !more || err != nil {
 			return err
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
-		m := msgs[0]
-		r.deliveries[eventID(m.ID)]++
-		n := r.deliveries[eventID(m.ID)]
-		r.stats.Deliveries++
-		if n > 1 {
-			r.stats.Redeliveries++
-		}
-		r.unit++
-		who := r.byEmail[m.Group]
-		r.linef(who, "deliver %s (delivery %d)", m.ID, n)
-		r.crash.arm(r.crashPlan(crashDeliver, 6, "deliver", m.ID, n))
-		dctx, cancel := r.deadline(ctx)
-		perr := r.settleVerdict(dctx, m.Message, r.sys.handler.Process(dctx, m.Message))
-		cancel()
-		if r.crash.dead {
-			r.stats.Crashes++
-			r.linef(who, "  crashed %s; the message comes back when its lease ends", r.crash.at)
-			r.crash.arm(nil)
-			continue
-		}
-		r.crash.arm(nil)
-		switch {
-		case perr != nil:
-			r.stats.Retries++
-			r.failures++
-			r.linef(who, "  failed, to be retried: %v", perr)
-			if err := r.sys.queue.Retry(ctx, m, perr); err != nil {
-				return err
-			}
-		case !r.settling && !r.opts.calm && unit(r.hash("ack", m.ID, n)) < lostAckRate:
-			r.stats.LostAcks++
-			r.linef(who, "  done, but the acknowledgement is lost: it will be delivered again")
-		default:
-			r.linef(who, "  done")
-			if err := r.sys.queue.Ack(ctx, m.ID); err != nil {
-				return err
-			}
 		}
 	}
 }
 
-// settleVerdict does what the embedded queue's consumer does with a verdict, but
-// for acknowledging, which the caller decides: a dead message goes to the
-// dead letters; a retry is returned.
+// deliver hands the worker the next visible message, if there is one, as
+// one unit of work.
+func (r *run) deliver(ctx context.Context) (bool, error) {
+	msgs, err := r.sys.queue.Receive(ctx, 1)
+	if err != nil || len(msgs) == 0 {
+		return false, err
+	}
+	m := msgs[0]
+	r.mu.Lock()
+	r.deliveries[eventID(m.ID)]++
+	n := r.deliveries[eventID(m.ID)]
+	r.stats.Deliveries++
+	if n > 1 {
+		r.stats.Redeliveries++
+	}
+	r.unit++
+	r.mu.Unlock()
+	who := r.byEmail[m.Group]
+	r.linef(who, "deliver %s (delivery %d)", m.ID, n)
+	uctx, fate := withCrash(ctx, r.crashPlan(crashDeliver, 6, "deliver", m.ID, n))
+	dctx, cancel := r.deadline(uctx)
+	perr := r.settleVerdict(dctx, m.Message, r.sys.handler.Process(dctx, m.Message))
+	cancel()
+	crashed, at := fate.state()
+	lost := !crashed && perr == nil && !r.settling && !r.opts.calm && unit(r.hash("ack", m.ID, n)) < lostAckRate
+	r.mu.Lock()
+	if held := fate.metHeld(); len(held) > 0 {
+		switch {
+		case perr == nil:
+			r.stats.ClaimWaits++
+		case worker.IsBusy(perr):
+			r.gaveUp(held)
+		}
+	}
+	r.over(fate, crashed)
+	switch {
+	case crashed:
+		r.stats.Crashes++
+	case perr != nil:
+		r.stats.Retries++
+		r.failures++
+	case lost:
+		r.stats.LostAcks++
+	}
+	r.mu.Unlock()
+	switch {
+	case crashed:
+		r.linef(who, "  crashed %s; the message comes back when its lease ends", at)
+	case perr != nil:
+		r.linef(who, "  failed, to be retried: %v", perr)
+		if err := r.sys.queue.Retry(ctx, m, perr); err != nil {
+			return false, err
+		}
+	case lost:
+		r.linef(who, "  done, but the acknowledgement is lost: it will be delivered again")
+	default:
+		r.linef(who, "  done")
+		if err := r.sys.queue.Ack(ctx, m.ID); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// over notes the end of a unit and of the claims it took: one still held
+// later was left by it. The caller holds r.mu.
+func (r *run) over(fate *crash, crashed bool) {
+	how := "ended"
+	if crashed {
+		how = "crashed"
+	}
+	for _, token := range fate.taken() {
+		r.ended[token] = how
+	}
+}
+
+// gaveUp counts a delivery that gave up waiting for the claims it found
+// held, by what held them: a settle still running, or a unit that had
+// crashed or ended. The caller holds r.mu.
+func (r *run) gaveUp(held []string) {
+	how := ""
+	for _, token := range held {
+		how = max(how, r.ended[token]) // "" < "crashed" < "ended": a left claim tells most
+	}
+	switch how {
+	case "":
+		r.stats.BusyLive++
+	case "crashed":
+		r.stats.BusyDead++
+	default:
+		r.stats.BusyLeft++
+	}
+}
+
+// settleVerdict does what the embedded queue's consumer does with a
+// verdict, but for acknowledging, which the caller decides: a dead message
+// goes to the dead letters; a retry is returned.
 func (r *run) settleVerdict(ctx context.Context, m engagement.Message, v engagement.Verdict) error {
 	switch v.Outcome {
 	case engagement.Dead:
@@ -173,6 +230,7 @@ func (r *run) settleVerdict(ctx context.Context, m engagement.Message, v engagem
 
 // sweep runs a tick or a reconcile through the sweep function's entry.
 func (r *run) sweep(ctx context.Context, s *sweep.Sweeper, mode string, seq int) error {
+	r.mu.Lock()
 	r.unit++
 	p := crashTick
 	if mode == "reconcile" {
@@ -181,18 +239,22 @@ func (r *run) sweep(ctx context.Context, s *sweep.Sweeper, mode string, seq int)
 	} else {
 		r.stats.Ticks++
 	}
-	r.crash.arm(r.crashPlan(p, 4, mode, seq))
-	sctx, cancel := r.deadline(ctx)
+	r.mu.Unlock()
+	uctx, fate := withCrash(ctx, r.crashPlan(p, 4, mode, seq))
+	sctx, cancel := r.deadline(uctx)
 	sum, err := s.Run(sctx, sweep.Input{Mode: mode})
 	cancel()
-	dead, at := r.crash.dead, r.crash.at
-	r.crash.arm(nil)
+	dead, at := fate.state()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err != nil || sum.Errors > 0 || !sum.Complete {
 		r.failures++
 	}
+	r.over(fate, dead)
 	if dead {
 		r.stats.Crashes++
 	}
+	r.stats.SweepLeft += len(fate.metHeld())
 	for _, a := range sum.Accounts {
 		who := a.Contractor
 		if who == "" {
@@ -201,6 +263,9 @@ func (r *run) sweep(ctx context.Context, s *sweep.Sweeper, mode string, seq int)
 			who = e
 		}
 		r.linef(who, "%s: %s %s %s (%s)", mode, a.Action, who, a.Group, a.Reason)
+	}
+	if sum.Skipped {
+		r.linef("", "%s skipped: another %s holds the lease", mode, mode)
 	}
 	if dead {
 		r.linef("", "%s crashed %s", mode, at)
@@ -215,6 +280,8 @@ func (r *run) sweep(ctx context.Context, s *sweep.Sweeper, mode string, seq int)
 // does. An action that does not apply (no account, already a member, not
 // enabled, not a guest) is skipped.
 func (r *run) admin(st Step) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	e := r.sc.Entity(st.Owner)
 	u, ok := r.sys.tenant.UserByMail(e.Email)
 	gid := Groups[st.Group]

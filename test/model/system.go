@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"time"
@@ -19,54 +18,10 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
-	"github.com/stintdev/stint/pkg/ledger/sqlite"
-	"github.com/stintdev/stint/pkg/queue/embedded"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/worker"
 )
-
-// Queue is what the simulation needs from a queue: the embedded queue's
-// operations, so that another backend can bring its own.
-type Queue interface {
-	engagement.Queue
-	engagement.DeadLetters
-	Receive(ctx context.Context, max int) ([]embedded.Message, error)
-	Ack(ctx context.Context, id string) error
-	Retry(ctx context.Context, m embedded.Message, reason error) error
-	DeadLetters(ctx context.Context) ([]embedded.DeadLetter, error)
-	Replay(ctx context.Context, seq int64) error
-	Len(ctx context.Context) (int, error)
-}
-
-// Backend opens a fresh ledger and queue for one run, on the simulation's
-// clock. Only SQLite exists now; DynamoDB (with the worker, tick and
-// reconcile running concurrently) is to come.
-type Backend interface {
-	Name() string
-	Open(ctx context.Context, dir string, now func() time.Time) (engagement.Ledger, Queue, error)
-}
-
-// SQLite is the embedded default: the SQLite ledger with the embedded
-// queue in the same file.
-type SQLite struct{}
-
-// Name names the backend in reports.
-func (SQLite) Name() string { return "sqlite" }
-
-// Open creates the ledger and queue under dir.
-func (SQLite) Open(ctx context.Context, dir string, now func() time.Time) (engagement.Ledger, Queue, error) {
-	l, err := sqlite.Open(ctx, filepath.Join(dir, "stint.db"))
-	if err != nil {
-		return nil, nil, err
-	}
-	q, err := embedded.Open(ctx, l.DB(), embedded.Options{Visibility: time.Minute, MaxAttempts: 10, Backoff: time.Second, Now: now})
-	if err != nil {
-		l.Close()
-		return nil, nil, err
-	}
-	return l, q, nil
-}
 
 // The sandbox app's identity.
 const (
@@ -149,18 +104,30 @@ func (r *run) start(ctx context.Context) error {
 		return err
 	}
 	s.closers = append(s.closers, l.Close)
-	s.ledger = &crashLedger{Ledger: l, c: &r.crash, who: r.keyOwner}
+	s.ledger = &crashLedger{Ledger: l, who: r.keyOwner, now: r.clock.Now, conflict: func() {
+		r.mu.Lock()
+		r.stats.Conflicts++
+		r.mu.Unlock()
+	}}
 	s.queue = q
-	s.dead = crashDeadLetters{q: q, c: &r.crash, noted: func(m engagement.Message, reason error) {
+	s.dead = crashDeadLetters{q: q, noted: func(m engagement.Message, reason error) {
+		r.mu.Lock()
 		r.stats.DeadLettered++
 		r.stats.DeadLetterReasons[anonymous(reason.Error())]++
+		r.mu.Unlock()
 		r.linef(r.byEmail[m.Group], "  dead-lettered: %v", reason)
 	}}
+	// One actor at a time, a claim still held was left by a unit of work
+	// that crashed, and waits for the fake clock, not real time: the worker
+	// does not wait for it. Actors at once, a held claim is usually a live
+	// settle's, which ends in moments: the worker waits for it (real time).
+	claimWait, parallel := time.Duration(-1), 1
+	if r.opts.Concurrent {
+		claimWait, parallel = concurrentClaimWait, sweep.DefaultParallel
+	}
 	s.handler = &worker.Handler{
 		Ledger: s.ledger, Directory: dir, Log: log, Now: r.clock.Now,
-		// One actor at a time: a claim still held was left by a unit of
-		// work that crashed, and waits for the fake clock, not real time.
-		ClaimWait: -1,
+		ClaimWait: claimWait,
 		Settings: worker.Settings{
 			Groups:      maps.Clone(Groups),
 			Options:     engagement.Options{DefaultAccess: DefaultAccess, Allowed: slices.Clone(Keys)},
@@ -170,7 +137,7 @@ func (r *run) start(ctx context.Context) error {
 	sweeper := func(grace time.Duration) *sweep.Sweeper {
 		return &sweep.Sweeper{Ledger: s.ledger, Directory: dir, Worker: s.handler, Groups: maps.Clone(Groups),
 			GhostGrace: grace, UnredeemedAfter: unredeemedOff, Margin: time.Millisecond, ProgressEvery: time.Hour,
-			Parallel: 1, Log: log, Now: r.clock.Now} // Parallel 1: one actor at a time, inside the tick too
+			Parallel: parallel, Log: log, Now: r.clock.Now} // one actor at a time means inside the tick too
 	}
 	s.sweep, s.final = sweeper(runGrace), sweeper(0)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)

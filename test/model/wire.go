@@ -12,20 +12,25 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/stintdev/stint/pkg/sandbox"
 )
 
 // wire sits between the Graph adapter and the network: every Graph
-// request stint makes passes through it, in the caller's goroutine. It
+// request stint makes passes through it, in the caller's goroutine, one
+// at a time: it holds the run's lock for the whole request, so that a
+// fault lands on the request it was decided for and what a request is
+// checked against does not change before the tenant handles it. Units of
+// work running at once interleave between their requests (the sandbox
+// handles each request atomically anyway; only a $batch's items, which
+// Graph may interleave with other requests, run together here). It
 //
 //   - checks, at the moment a request is sent, the invariants that are
 //     about requests (3, 4b, 5), against the tenant as it is then;
 //   - decides faults and has the tenant inject them for this request;
 //   - learns which account stint resolved for whom (lookups, invitations);
-//   - counts effects for the crash model, and kills the process after the
-//     chosen one.
+//   - counts effects for the crash model, and kills the unit of work the
+//     request's context belongs to after the chosen one.
 //
 // A fault is decided by hashing the seed with what the request is about
 // (its method and path with object ids replaced by the people and access
@@ -37,7 +42,6 @@ import (
 type wire struct {
 	run  *run
 	next http.RoundTripper
-	mu   sync.Mutex
 }
 
 // gcall is a Graph request, or one item of a $batch.
@@ -56,10 +60,11 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.HasPrefix(req.URL.Path, "/v1.0/") {
 		return w.next.RoundTrip(req) // the token service
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	r := w.run
-	if r.crash.dead {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	unit := crashOf(req.Context())
+	if unit.isDead() {
 		return nil, errCrashed
 	}
 	body, err := requestBody(req)
@@ -96,7 +101,7 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	for _, v := range broken {
 		r.violate(v.Invariant, v.Entity, "%s", v.Detail)
 	}
-	if r.crash.effect("after Graph "+what, r.mentions(what)) {
+	if unit.effect("after Graph "+what, r.mentions(what)) {
 		r.linef("", "    CRASH after Graph %s (its answer is lost)", what)
 		return nil, errCrashed
 	}
