@@ -174,6 +174,7 @@ func serveCmd(g *globals) *cobra.Command {
 	var addr string
 	var workers int
 	var lease time.Duration
+	var only string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run every function in this process: webhook, queue, worker, tick, reconcile",
@@ -184,14 +185,14 @@ the reconcile every hour. Against the tenant the configuration names
 --sandbox, against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
 SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 		PreRunE: func(*cobra.Command, []string) error {
-			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease))
+			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease), host.CheckRole(only))
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
 			log := slog.New(slog.NewJSONHandler(g.errOut, nil))
 			h, err := host.Open(ctx, host.Options{Config: g.cfg, Sandbox: g.sandbox, Data: g.data, Addr: addr, Workers: workers, Visibility: lease,
-				TickEvery: time.Minute, ReconcileEvery: time.Hour, Log: log})
+				TickEvery: time.Minute, ReconcileEvery: time.Hour, Only: only, Log: log})
 			if err != nil {
 				return err
 			}
@@ -203,11 +204,20 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
 			if h.Sandbox == nil {
 				against = "tenant " + g.cfg.Tenant.ID
 			}
-			fmt.Fprintf(g.out, "stint: serving against %s; webhook %s; data in %s\n", against, h.URL(), g.data)
+			role := "every role"
+			if only != "" {
+				role = "the " + only + " only"
+			}
+			queue := "the embedded queue"
+			if g.cfg.QueueURL != "" {
+				queue = g.cfg.QueueURL
+			}
+			fmt.Fprintf(g.out, "stint: serving against %s; %s, on %s; webhook %s; data in %s\n", against, role, queue, h.URL(), g.data)
 			return h.Run(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook listens on")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz) listens on")
+	cmd.Flags().StringVar(&only, "only", "", "run one role: webhook, worker or sweep (default all); e.g. as separate Azure Container Apps on a Service Bus queue (STINT_QUEUE_URL)")
 	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
 	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles", minLease, maxLease))
 	return cmd

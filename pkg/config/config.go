@@ -22,14 +22,16 @@ type Config struct {
 	// STINT_GROUPS is unset.
 	Groups map[string]string
 	// DefaultAccess is checked against Groups when both are known.
-	DefaultAccess  []string
-	Store          string
-	WebhookSecret  string
-	QueueURL       string
-	DLQURL         string
-	SendInvitation bool
-	RedirectURL    string
-	GhostGrace     time.Duration
+	DefaultAccess []string
+	Store         string
+	WebhookSecret string
+	QueueURL      string
+	// ServiceBusConnection is a Service Bus connection string (secret).
+	ServiceBusConnection string
+	DLQURL               string
+	SendInvitation       bool
+	RedirectURL          string
+	GhostGrace           time.Duration
 	// GhostReport leaves ghosts in place (STINT_GHOST_ACTION=report).
 	GhostReport     bool
 	UnredeemedAfter time.Duration
@@ -128,6 +130,7 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 	}
 	c.Store, c.WebhookSecret = l.str("STINT_STORE"), l.str("STINT_WEBHOOK_SECRET")
 	c.QueueURL, c.DLQURL = l.str("STINT_QUEUE_URL"), l.str("STINT_DLQ_URL")
+	c.ServiceBusConnection = l.str("STINT_SERVICEBUS_CONNECTION")
 	c.SendInvitation = l.boolean("STINT_SEND_INVITATION")
 	c.RedirectURL = l.https("STINT_INVITE_REDIRECT_URL")
 	c.GhostGrace = l.duration("STINT_GHOST_GRACE")

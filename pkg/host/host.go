@@ -42,6 +42,7 @@ import (
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
+	"github.com/stintdev/stint/pkg/queue/servicebus"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/webhook"
@@ -67,6 +68,9 @@ type Options struct {
 	TickEvery, ReconcileEvery time.Duration
 	// Visibility is the embedded queue's lease (default 60 s).
 	Visibility time.Duration
+	// Only runs one role (RoleWebhook, RoleWorker, RoleSweep); all of
+	// them when empty. Every role serves /healthz and /readyz on Addr.
+	Only string
 	// Server bounds the webhook's HTTP server (timeouts, header size,
 	// connections, shutdown grace); zero fields take webhook's defaults.
 	Server webhook.ServerOptions
@@ -90,6 +94,9 @@ type Host struct {
 	Policies config.Policies
 	// Secret is the webhook secret (whsec_…), for senders on this machine.
 	Secret string
+	// sb is the Service Bus queue, when STINT_QUEUE_URL names one (the
+	// embedded queue then only keeps its tables).
+	sb *serviceBus
 
 	o        Options
 	listener net.Listener
@@ -113,6 +120,9 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if err := CheckRole(o.Only); err != nil {
+		return nil, err
 	}
 	if !o.Sandbox {
 		if err := TenantConfigured(o.Config); err != nil {
@@ -141,6 +151,10 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		return nil, err
 	}
 	if h.Queue, err = embedded.Open(ctx, h.Ledger.DB(), embedded.Options{Visibility: o.Visibility}); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if h.sb, err = h.openServiceBus(); err != nil {
 		h.Close()
 		return nil, err
 	}
@@ -182,7 +196,11 @@ func (h *Host) settings(dir *entra.Client) error {
 	if err != nil {
 		return err
 	}
-	h.Webhook = &webhook.Handler{Verifier: verifier, Queue: h.Queue, AccessKeys: config.Keys(h.Groups), Log: h.o.Log}
+	var queue engagement.Queue = h.Queue
+	if h.sb != nil {
+		queue = h.sb.queue
+	}
+	h.Webhook = &webhook.Handler{Verifier: verifier, Queue: queue, AccessKeys: config.Keys(h.Groups), Log: h.o.Log}
 	return nil
 }
 
@@ -249,7 +267,10 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	defer stopControl()
 	mux := http.NewServeMux()
-	mux.Handle("/events", h.Webhook)
+	if h.plays(RoleWebhook) {
+		mux.Handle("/events", h.Webhook)
+	}
+	h.health(mux)
 	o := h.o.Server
 	if o.Log == nil {
 		o.Log = h.o.Log
@@ -262,19 +283,16 @@ func (h *Host) Run(ctx context.Context) error {
 		}
 	}()
 	var wg sync.WaitGroup
-	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.Events.Process, Handling: handling(h.o.Visibility), Log: h.o.Log}
-	if h.handled != nil {
-		consumer.Settled = h.handled
+	if h.plays(RoleWorker) {
+		h.startWorkers(ctx, &wg)
 	}
-	for range h.o.Workers {
-		wg.Add(1)
-		go func() { defer wg.Done(); consumer.Run(ctx) }()
+	if h.plays(RoleSweep) {
+		// The tick and the reconcile run on their own schedules: a long
+		// reconcile must not hold up a minute's expiries.
+		wg.Add(2)
+		go func() { defer wg.Done(); h.schedule(ctx, "tick", h.o.TickEvery) }()
+		go func() { defer wg.Done(); h.schedule(ctx, "reconcile", h.o.ReconcileEvery) }()
 	}
-	// The tick and the reconcile run on their own schedules: a long
-	// reconcile must not hold up a minute's expiries.
-	wg.Add(2)
-	go func() { defer wg.Done(); h.schedule(ctx, "tick", h.o.TickEvery) }()
-	go func() { defer wg.Done(); h.schedule(ctx, "reconcile", h.o.ReconcileEvery) }()
 	select {
 	case <-ctx.Done():
 	case err = <-errs:
@@ -286,6 +304,25 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// startWorkers runs the queue's consumer: Service Bus sessions, or the
+// embedded queue's workers.
+func (h *Host) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
+	if h.sb != nil {
+		c := &servicebus.Consumer{Client: h.sb.client, Queue: h.sb.name, Handle: h.Events.Process, Sessions: h.o.Workers, Log: h.o.Log}
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Run(ctx) }()
+		return
+	}
+	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.Events.Process, Handling: handling(h.o.Visibility), Log: h.o.Log}
+	if h.handled != nil {
+		consumer.Settled = h.handled
+	}
+	for range h.o.Workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); consumer.Run(ctx) }()
+	}
 }
 
 // handling is how long a worker may spend on a message: 50 s, and always

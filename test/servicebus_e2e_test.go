@@ -1,0 +1,138 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/queue/servicebus"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/webhook"
+	sbtest "github.com/stintdev/stint/test/servicebus"
+)
+
+// startRole starts stint serve --only role on the sandbox, with env.
+func startRole(t *testing.T, role, data, addr string, env []string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(build(t, "stint"), "serve", "--sandbox", "--only", role, "--data", data, "--addr", addr)
+	cmd.Env = append(cleanEnv(), env...)
+	p := &serveProc{cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.out.String(), "stint: serving against the sandbox tenant") {
+		if time.Now().After(deadline) {
+			t.Fatalf("stint serve --only %s did not start:\n%s", role, p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// The webhook and the worker as two processes on a Service Bus queue: a
+// signed event in, a member in the sandbox out; another event reusing its
+// id lands in the dead-letter queue with stint's code and reason; both
+// roles answer /healthz and /readyz.
+func TestServeRolesOverServiceBus(t *testing.T) {
+	srv := sbtest.Start(t, sbtest.Options{Queues: []sbtest.QueueOptions{{Name: "events", RequiresSession: true, LockDuration: 5 * time.Second}}})
+	env := []string{
+		"STINT_QUEUE_URL=servicebus://" + srv.Namespace() + "/events",
+		"STINT_SERVICEBUS_CONNECTION=" + srv.ConnectionString(),
+		"STINT_WEBHOOK_SECRET=" + webhookSecret,
+	}
+	hookAddr, workerAddr, workerData := freeAddr(t), freeAddr(t), t.TempDir()
+	startRole(t, "webhook", t.TempDir(), hookAddr, env)
+	startRole(t, "worker", workerData, workerAddr, env)
+
+	for _, addr := range []string{hookAddr, workerAddr} {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s%s = %d %s", addr, path, resp.StatusCode, body)
+			}
+		}
+	}
+	if resp, err := http.Post("http://"+workerAddr+"/events", "application/json", strings.NewReader("{}")); err == nil {
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the worker-only role answers /events with %d, want 404", resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+
+	now := time.Now()
+	post := func(id string, body []byte) {
+		t.Helper()
+		h, err := webhook.Sign(webhookSecret, "d-"+id, now, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, "http://"+hookAddr+"/events", bytes.NewReader(body))
+		req.Header = h
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST %s = %d %s", id, resp.StatusCode, answer)
+		}
+	}
+	post("sb-1", evt("sb-1", "started", "ENG-SB1", "ana@partner.example", now.Add(-time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}))
+	// Another event under the same source and id: the service keeps both
+	// (their message ids differ), the worker refuses the second.
+	post("sb-1b", evt("sb-1", "started", "ENG-SB1", "ana@partner.example", now.Add(-time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(48 * time.Hour))}))
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ten := sandbox.New(sandbox.Options{})
+		if f, err := os.Open(filepath.Join(workerData, "sandbox.json")); err == nil {
+			ten.Load(f)
+			f.Close()
+		}
+		if u, ok := ten.UserByMail("ana@partner.example"); ok && slices.Contains(ten.Members(host.SandboxGroups["contractor-access"]), u.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ana is not in contractor-access in the worker's sandbox after 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	client, err := servicebus.Connect(servicebus.Address{Queue: "events"}, srv.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(context.Background())
+	q, err := servicebus.New(client, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dls []servicebus.DeadLetter
+	for len(dls) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		dls, _ = q.DeadLetters(context.Background(), 10)
+	}
+	if len(dls) != 1 || dls[0].Code != "conflict" || !strings.Contains(dls[0].Reason, "sb-1") || dls[0].Contractor != "ana@partner.example" {
+		t.Errorf("dead letters %s, want the reused id, with code conflict and the reason", fmt.Sprint(dls))
+	}
+}
