@@ -210,9 +210,6 @@ func TestAcceptNextSessionTimeoutOnTheWire(t *testing.T) {
 	if got := condition(err); got != "com.microsoft:timeout" {
 		t.Errorf("NewReceiver for the next session = %v, want the detach error com.microsoft:timeout", err)
 	}
-	if ctx.Err() != nil {
-		t.Errorf("the context ended first: %v", ctx.Err())
-	}
 }
 
 // The stand-in sends empty frames within the client's idle timeout, so a
