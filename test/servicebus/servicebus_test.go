@@ -404,11 +404,38 @@ func TestAcceptNextSessionTimesOut(t *testing.T) {
 			t.Errorf("AcceptNextSessionForQueue with nothing to accept = %v, want CodeTimeout", err)
 		}
 	})
+	t.Run("a receiver that gave up holds no session", func(t *testing.T) {
+		slow := Start(t, Options{Queues: []QueueOptions{{Name: "events", RequiresSession: true}}, SessionWait: time.Minute})
+		c := newClient(t, slow)
+		// Cancelled rather than timed out: the SDK sends no
+		// com.microsoft:timeout, the stand-in would wait a minute; the SDK
+		// gives up and ends its AMQP session.
+		short, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(300*time.Millisecond, cancel)
+		if _, err := c.AcceptNextSessionForQueue(short, "events", nil); err == nil {
+			t.Fatal("AcceptNextSessionForQueue with nothing to accept succeeded")
+		}
+		send(t, c, "events", msg("s", "m1", "one"))
+		r, err := c.AcceptNextSessionForQueue(testContext(t), "events", nil)
+		if err != nil {
+			t.Fatalf("AcceptNextSessionForQueue after the first gave up: %v", err)
+		}
+		if m := receive(t, r, 1)[0]; m.MessageID != "m1" || m.DeliveryCount != 1 {
+			t.Errorf("got %s with delivery count %d, want m1 with 1", m.MessageID, m.DeliveryCount)
+		}
+	})
 	t.Run("a session arrives while waiting", func(t *testing.T) {
 		ctx := testContext(t)
+		snd, err := c.NewSender("events", nil)
+		if err != nil {
+			t.Fatalf("NewSender: %v", err)
+		}
 		go func() {
 			time.Sleep(200 * time.Millisecond)
-			send(t, c, "events", msg("late", "m1", "one"))
+			if err := snd.SendMessage(ctx, msg("late", "m1", "one"), nil); err != nil {
+				t.Errorf("SendMessage: %v", err)
+			}
 		}()
 		r, err := c.AcceptNextSessionForQueue(ctx, "events", nil)
 		if err != nil {
@@ -642,10 +669,10 @@ func TestConcurrentClients(t *testing.T) {
 
 	var wg sync.WaitGroup
 	for s := range sessions {
+		c := newClient(t, sb)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newClient(t, sb)
 			snd, err := c.NewSender("events", nil)
 			if err != nil {
 				t.Errorf("NewSender: %v", err)
@@ -667,10 +694,10 @@ func TestConcurrentClients(t *testing.T) {
 	got := map[string][]string{}
 	total := 0
 	for range 3 {
+		c := newClient(t, sb)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newClient(t, sb)
 			for {
 				mu.Lock()
 				done := total == sessions*perSession
@@ -719,5 +746,34 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if total != sessions*perSession {
 		t.Errorf("received %d messages, want %d", total, sessions*perSession)
+	}
+}
+
+// Reading the dead-letter queue in receive-and-delete mode takes the
+// messages out at once.
+func TestReceiveAndDeleteFromTheDeadLetterQueue(t *testing.T) {
+	sb := Start(t, Options{Queues: []QueueOptions{{Name: "events", RequiresSession: true}}})
+	c := newClient(t, sb)
+	ctx := testContext(t)
+	send(t, c, "events", msg("s", "m1", "one"))
+	r, err := c.AcceptNextSessionForQueue(ctx, "events", nil)
+	if err != nil {
+		t.Fatalf("AcceptNextSessionForQueue: %v", err)
+	}
+	if err := r.DeadLetterMessage(ctx, receive(t, r, 1)[0], nil); err != nil {
+		t.Fatalf("DeadLetterMessage: %v", err)
+	}
+	dlq, err := c.NewReceiverForQueue("events", &azservicebus.ReceiverOptions{
+		SubQueue: azservicebus.SubQueueDeadLetter, ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete,
+	})
+	if err != nil {
+		t.Fatalf("NewReceiverForQueue: %v", err)
+	}
+	if m := receive(t, dlq, 1)[0]; m.MessageID != "m1" {
+		t.Errorf("received %s, want m1", m.MessageID)
+	}
+	left, err := dlq.PeekMessages(ctx, 10, nil)
+	if err != nil || len(left) != 0 {
+		t.Errorf("dead-letter queue after receive-and-delete: %v (%v), want empty", ids(left), err)
 	}
 }

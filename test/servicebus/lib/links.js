@@ -413,9 +413,13 @@ class Links {
     const rec = link.sb;
     if (!rec) return;
     if (rec.held) {
-      // Detached while waiting for a session: answer the attach, then the detach.
+      debug('detached while waiting for a session', link.name);
+      // Detached while waiting for a session: answer the attach, then the
+      // detach (rhea will not, as the attach was never answered).
       link.local.attach.source = null;
       link.open();
+      link.close();
+      setImmediate(() => link.remove());
     }
     this.forget(rec);
   }
