@@ -10,7 +10,8 @@ all: lint test
 demo:
 	$(GO) run ./functions/stint demo
 
-# Servers the tests run against (dynalite), from test/tools/package-lock.json.
+# Servers the tests run against (dynalite; the Service Bus stand-in on rhea,
+# cross-checked with @azure/service-bus), from test/tools/package-lock.json.
 tools: test/tools/node_modules/.installed
 
 test/tools/node_modules/.installed: test/tools/package.json test/tools/package-lock.json

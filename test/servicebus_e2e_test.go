@@ -133,6 +133,35 @@ func TestServeRolesOverServiceBus(t *testing.T) {
 		dls, _ = q.DeadLetters(context.Background(), 10)
 	}
 	if len(dls) != 1 || dls[0].Code != "conflict" || !strings.Contains(dls[0].Reason, "sb-1") || dls[0].Contractor != "ana@partner.example" {
-		t.Errorf("dead letters %s, want the reused id, with code conflict and the reason", fmt.Sprint(dls))
+		t.Fatalf("dead letters %s, want the reused id, with code conflict and the reason", fmt.Sprint(dls))
+	}
+
+	// stint dlq reads the Service Bus dead-letter queue; a replay puts the
+	// event back (refused again: the id is still reused), a drop removes it.
+	dlq := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(build(t, "stint"), append([]string{"dlq"}, args...)...)
+		cmd.Env = append(cleanEnv(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("stint dlq %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := dlq("list"); !strings.Contains(out, "ana@partner.example") || !strings.Contains(out, fmt.Sprint(dls[0].Seq)) {
+		t.Errorf("stint dlq list:\n%s", out)
+	}
+	dlq("replay", fmt.Sprint(dls[0].Seq))
+	var again []servicebus.DeadLetter
+	for len(again) == 0 && time.Now().Before(deadline.Add(30*time.Second)) {
+		time.Sleep(100 * time.Millisecond)
+		again, _ = q.DeadLetters(context.Background(), 10)
+	}
+	if len(again) != 1 || again[0].Seq == dls[0].Seq || again[0].Code != "conflict" {
+		t.Fatalf("after the replay: dead letters %s, want the event handled again and refused again", fmt.Sprint(again))
+	}
+	dlq("drop", fmt.Sprint(again[0].Seq))
+	if left, _ := q.DeadLetters(context.Background(), 10); len(left) != 0 {
+		t.Errorf("dead letters after the drop: %s", fmt.Sprint(left))
 	}
 }

@@ -129,11 +129,11 @@ func dlqCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the dead letters with their reasons",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, q, err := g.ledger(cmd.Context())
+			q, err := g.deadLetters(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer q.Close()
 			dead, err := q.DeadLetters(cmd.Context())
 			if err != nil {
 				return err
@@ -174,11 +174,11 @@ func dlqTakeCmd(g *globals, verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, q, err := g.ledger(cmd.Context())
+			q, err := g.deadLetters(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer q.Close()
 			dead, err := q.DeadLetters(cmd.Context())
 			if err != nil {
 				return err

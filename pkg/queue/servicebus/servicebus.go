@@ -96,7 +96,11 @@ type DeadLetter struct {
 	Contractor string `json:"contractor"`
 	Code       string `json:"code"`
 	Reason     string `json:"reason"`
-	Body       []byte `json:"body"`
+	// Attempts is how many times it was delivered; EnqueuedAt when it was
+	// first enqueued.
+	Attempts   int       `json:"attempts"`
+	EnqueuedAt time.Time `json:"enqueuedAt"`
+	Body       []byte    `json:"body"`
 }
 
 // DeadLetters peeks at the dead-letter queue, oldest first (up to max).
@@ -169,7 +173,10 @@ func (q *Queue) take(ctx context.Context, seq int64, replay bool) error {
 }
 
 func deadLetter(m *azservicebus.ReceivedMessage) DeadLetter {
-	d := DeadLetter{ID: m.MessageID, Body: m.Body}
+	d := DeadLetter{ID: m.MessageID, Body: m.Body, Attempts: int(m.DeliveryCount)}
+	if m.EnqueuedTime != nil {
+		d.EnqueuedAt = *m.EnqueuedTime
+	}
 	if key, ok := m.ApplicationProperties["stint-event-key"].(string); ok {
 		d.ID = key
 	}
