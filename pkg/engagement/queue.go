@@ -2,6 +2,8 @@ package engagement
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/stintdev/stint/pkg/fault"
@@ -77,4 +79,26 @@ func (v Verdict) Reason() string {
 		return ""
 	}
 	return v.Err.Error()
+}
+
+// DedupID is a queue's deduplication id (SQS's MessageDeduplicationId,
+// Service Bus's MessageId) for a message: a SHA-256, in hex, of its key and
+// digest — 64 characters, within both services' 128 whatever the key
+// holds, and distinct for distinct keys, so another event reusing a key is
+// not dropped unseen (the worker refuses it, with a reason).
+func DedupID(key, digest string) string {
+	sum := sha256.Sum256([]byte(key + "\x00" + digest))
+	return hex.EncodeToString(sum[:])
+}
+
+// GroupID is a queue's ordering group (SQS's MessageGroupId, Service Bus's
+// SessionId) for a contractor: the contractor key (a lower-case ASCII
+// email, printable), or past the services' 128 characters a SHA-256 of it
+// in hex — one contractor, one group, either way.
+func GroupID(key string) string {
+	if len(key) <= 128 {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -12,8 +12,6 @@ package servicebus
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -82,8 +80,8 @@ func (q *Queue) Close(ctx context.Context) error { return q.sender.Close(ctx) }
 func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
 	err := q.sender.SendMessage(ctx, &azservicebus.Message{
 		Body:                  m.Body,
-		MessageID:             ptr(messageID(m.ID, m.Digest)),
-		SessionID:             ptr(sessionID(m.Group)),
+		MessageID:             ptr(engagement.DedupID(m.ID, m.Digest)),
+		SessionID:             ptr(engagement.GroupID(m.Group)),
 		ApplicationProperties: map[string]any{"stint-event-key": m.ID},
 	}, nil)
 	return classify(err, "send "+m.ID)
@@ -193,23 +191,6 @@ func deadLetter(m *azservicebus.ReceivedMessage) DeadLetter {
 		d.Reason = *m.DeadLetterErrorDescription
 	}
 	return d
-}
-
-// messageID is Service Bus's MessageId for an event: a SHA-256, in hex,
-// of its key and digest (64 characters, within the 128 allowed).
-func messageID(key, digest string) string {
-	sum := sha256.Sum256([]byte(key + "\x00" + digest))
-	return hex.EncodeToString(sum[:])
-}
-
-// sessionID is the contractor key, or past the 128 characters Service Bus
-// allows, a SHA-256 of it.
-func sessionID(key string) string {
-	if len(key) <= 128 {
-		return key
-	}
-	sum := sha256.Sum256([]byte(key))
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // classify gives Service Bus's errors stint's codes.

@@ -12,8 +12,6 @@ package sqs
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -67,8 +65,8 @@ func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
 	_, err := q.client.SendMessage(ctx, &awssqs.SendMessageInput{
 		QueueUrl:               &q.url,
 		MessageBody:            aws.String(string(m.Body)),
-		MessageGroupId:         aws.String(groupID(m.Group)),
-		MessageDeduplicationId: aws.String(dedupID(m.ID, m.Digest)),
+		MessageGroupId:         aws.String(engagement.GroupID(m.Group)),
+		MessageDeduplicationId: aws.String(engagement.DedupID(m.ID, m.Digest)),
 	})
 	return classify(err, "send message "+m.ID)
 }
@@ -95,30 +93,11 @@ func (q *Queue) DeadLetter(ctx context.Context, m engagement.Message, reason err
 	_, err := q.client.SendMessage(ctx, &awssqs.SendMessageInput{
 		QueueUrl:               &q.url,
 		MessageBody:            aws.String(string(m.Body)),
-		MessageGroupId:         aws.String(groupID(group)),
-		MessageDeduplicationId: aws.String(dedupID("dlq "+m.ID, string(m.Body))),
+		MessageGroupId:         aws.String(engagement.GroupID(group)),
+		MessageDeduplicationId: aws.String(engagement.DedupID("dlq "+m.ID, string(m.Body))),
 		MessageAttributes:      attrs,
 	})
 	return classify(err, "dead-letter message "+m.ID)
-}
-
-// dedupID is SQS's deduplication id for a message: a SHA-256, in hex, of
-// its key and digest — 64 characters, within SQS's 128 of alphanumerics
-// and punctuation whatever the key holds, and distinct for distinct keys.
-func dedupID(key, digest string) string {
-	sum := sha256.Sum256([]byte(key + "\x00" + digest))
-	return hex.EncodeToString(sum[:])
-}
-
-// groupID is SQS's message group id for a contractor: the contractor key
-// (a lower-case ASCII email, printable), or, past SQS's 128 characters, a
-// SHA-256 of it in hex — one contractor, one group, either way.
-func groupID(key string) string {
-	if len(key) <= 128 {
-		return key
-	}
-	sum := sha256.Sum256([]byte(key))
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func classify(err error, op string) error {
