@@ -205,7 +205,9 @@ func TestPolicyLifecycleOnTheSandbox(t *testing.T) {
 	}
 	code, out, _ = run(t, "audit", "--data", data, "--json")
 	var trail []engagement.AuditEntry
-	json.Unmarshal([]byte(out), &trail)
+	if err := json.Unmarshal([]byte(out), &trail); err != nil || code != 0 {
+		t.Fatalf("audit = %d %v\n%s", code, err, out)
+	}
 	drift := 0
 	for _, a := range trail {
 		if a.Action == engagement.PolicyDrift {
