@@ -183,7 +183,12 @@ queue and the ledger in <data>/stint.db, the worker, the tick every minute and
 the reconcile every hour. Against the tenant the configuration names
 (AZURE_TENANT_ID, STINT_GROUPS and a credential; see stint config), or, with
 --sandbox, against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
-SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.`,
+SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.
+
+With STINT_QUEUE_URL=servicebus://<namespace>.servicebus.windows.net/<queue>
+the queue is Azure Service Bus; --only webhook|worker|sweep runs one role
+(as separate Azure Container Apps). Every role answers GET /healthz and
+GET /readyz on --addr.`,
 		PreRunE: func(*cobra.Command, []string) error {
 			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease), host.CheckRole(only))
 		},
