@@ -65,6 +65,13 @@ that bears one of its names stops the apply before any write.`,
 		},
 	}
 	apply.Flags().BoolVar(&enforce, "enforce", false, "enable stint's policies (and remember to keep them enabled)")
+	group.AddCommand(plan, apply, policyExportCmd(g))
+	needsSubcommand(group)
+	return group
+}
+
+// policyExportCmd is stint policy export.
+func policyExportCmd(g *globals) *cobra.Command {
 	var dir string
 	export := &cobra.Command{
 		Use:   "export",
@@ -96,9 +103,7 @@ that bears one of its names stops the apply before any write.`,
 		},
 	}
 	export.Flags().StringVar(&dir, "dir", "policies", "where to write the files")
-	group.AddCommand(plan, apply, export)
-	needsSubcommand(group)
-	return group
+	return export
 }
 
 // policy runs a policy command: in the host of a sandbox data directory

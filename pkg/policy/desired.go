@@ -113,18 +113,37 @@ func fill(key string, raw []byte, cfg config.Policies, groups map[string]string)
 		name = Prefix + name
 	}
 	body["displayName"] = name
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fault.Errorf(fault.Invalid, format, args...)) }
+	f := &filler{body: body, cfg: cfg}
+	f.users(groups)
+	f.controls()
+	if err := errors.Join(f.errs...); err != nil {
+		return Desired{}, err
+	}
+	return Desired{Key: key, Name: name, Body: body}, nil
+}
 
-	conditions := object(body, "conditions")
-	users := object(conditions, "users")
+// filler fills one policy body, gathering every problem.
+type filler struct {
+	body map[string]any
+	cfg  config.Policies
+	errs []error
+}
+
+func (f *filler) bad(format string, args ...any) {
+	f.errs = append(f.errs, fault.Errorf(fault.Invalid, format, args...))
+}
+
+// users targets every allow-listed group and excludes the break-glass
+// accounts, refusing other targets and exclusions of a managed group.
+func (f *filler) users(groups map[string]string) {
+	users := object(object(f.body, "conditions"), "users")
 	for _, field := range []string{"includeUsers", "includeRoles"} {
 		if len(strs(users[field])) > 0 {
-			bad("conditions.users.%s: stint's policies target the allow-listed groups only; leave it empty", field)
+			f.bad("conditions.users.%s: stint's policies target the allow-listed groups only; leave it empty", field)
 		}
 	}
 	if users["includeGuestsOrExternalUsers"] != nil {
-		bad("conditions.users.includeGuestsOrExternalUsers: stint's policies target the allow-listed groups only; leave it out")
+		f.bad("conditions.users.includeGuestsOrExternalUsers: stint's policies target the allow-listed groups only; leave it out")
 	}
 	managed := map[string]bool{}
 	for _, id := range groups {
@@ -132,17 +151,17 @@ func fill(key string, raw []byte, cfg config.Policies, groups map[string]string)
 	}
 	for _, id := range strs(users["includeGroups"]) {
 		if !managed[strings.ToLower(id)] {
-			bad("conditions.users.includeGroups: %s is not an allow-listed group (STINT_GROUPS); stint fills in the targets itself", id)
+			f.bad("conditions.users.includeGroups: %s is not an allow-listed group (STINT_GROUPS); stint fills in the targets itself", id)
 		}
 	}
 	for _, id := range strs(users["excludeGroups"]) {
 		if managed[strings.ToLower(id)] {
-			bad("conditions.users.excludeGroups: %s is an allow-listed group: the policy would not govern it", id)
+			f.bad("conditions.users.excludeGroups: %s is an allow-listed group: the policy would not govern it", id)
 		}
 	}
 	users["includeGroups"] = sortedLower(mapValues(groups))
 	excludeUsers, excludeGroups := strs(users["excludeUsers"]), strs(users["excludeGroups"])
-	for _, p := range cfg.BreakGlass {
+	for _, p := range f.cfg.BreakGlass {
 		if p.Kind == "user" {
 			excludeUsers = append(excludeUsers, p.ID)
 		} else {
@@ -150,37 +169,38 @@ func fill(key string, raw []byte, cfg config.Policies, groups map[string]string)
 		}
 	}
 	users["excludeUsers"], users["excludeGroups"] = sortedLower(excludeUsers), sortedLower(excludeGroups)
+}
 
+// controls checks the apps and the controls, and fills in the allowed
+// apps, the authentication strength and the sign-in frequency.
+func (f *filler) controls() {
+	conditions := object(f.body, "conditions")
 	apps := object(conditions, "applications")
 	included := strs(apps["includeApplications"])
 	if len(included) == 0 && len(strs(apps["includeUserActions"])) == 0 {
-		bad("conditions.applications.includeApplications is empty: name the apps the policy covers, or All")
+		f.bad("conditions.applications.includeApplications is empty: name the apps the policy covers, or All")
 	}
-	grant, _ := body["grantControls"].(map[string]any)
-	session, _ := body["sessionControls"].(map[string]any)
+	grant, _ := f.body["grantControls"].(map[string]any)
+	session, _ := f.body["sessionControls"].(map[string]any)
 	if grant == nil && session == nil {
-		bad("the policy has neither grantControls nor sessionControls: it would do nothing")
+		f.bad("the policy has neither grantControls nor sessionControls: it would do nothing")
 	}
 	controls := strs(grant["builtInControls"])
 	if slices.Contains(controls, "block") && slices.Contains(included, "All") && slices.Contains(strs(conditions["clientAppTypes"]), "all") {
-		allowed := append(strs(apps["excludeApplications"]), cfg.AllowedApps...)
+		allowed := append(strs(apps["excludeApplications"]), f.cfg.AllowedApps...)
 		if len(allowed) == 0 {
-			bad("it blocks every app and STINT_ALLOWED_APPS is not set: contractors could reach nothing; list the application ids they may use")
+			f.bad("it blocks every app and STINT_ALLOWED_APPS is not set: contractors could reach nothing; list the application ids they may use")
 		}
 		apps["excludeApplications"] = sortedLower(allowed)
 	}
-	if slices.Contains(controls, "mfa") && cfg.AuthStrength != "" {
+	if slices.Contains(controls, "mfa") && f.cfg.AuthStrength != "" {
 		grant["builtInControls"] = toAny(slices.DeleteFunc(controls, func(c string) bool { return c == "mfa" }))
-		grant["authenticationStrength"] = map[string]any{"id": cfg.AuthStrength}
+		grant["authenticationStrength"] = map[string]any{"id": f.cfg.AuthStrength}
 	}
-	if freq, ok := session["signInFrequency"].(map[string]any); ok && cfg.SignInFrequency.Value > 0 {
-		freq["value"] = json.Number(strconv.Itoa(cfg.SignInFrequency.Value))
-		freq["type"] = cfg.SignInFrequency.Type
+	if freq, ok := session["signInFrequency"].(map[string]any); ok && f.cfg.SignInFrequency.Value > 0 {
+		freq["value"] = json.Number(strconv.Itoa(f.cfg.SignInFrequency.Value))
+		freq["type"] = f.cfg.SignInFrequency.Type
 	}
-	if err := errors.Join(errs...); err != nil {
-		return Desired{}, err
-	}
-	return Desired{Key: key, Name: name, Body: body}, nil
 }
 
 // serverFields are set by Graph, never by stint.
