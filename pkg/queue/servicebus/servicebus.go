@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +130,28 @@ func (q *Queue) Replay(ctx context.Context, seq int64) error { return q.take(ctx
 func (q *Queue) Drop(ctx context.Context, seq int64) error { return q.take(ctx, seq, false) }
 
 func (q *Queue) take(ctx context.Context, seq int64, replay bool) error {
+	// A dead letter another receiver holds (one that closed with it in
+	// flight) comes back when its lock ends: look again until then.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := q.takeOnce(ctx, seq, replay)
+		if !fault.Is(err, fault.NotFound) || time.Now().After(deadline) {
+			return err
+		}
+		still, perr := q.DeadLetters(ctx, 1000)
+		if perr != nil || !slices.ContainsFunc(still, func(d DeadLetter) bool { return d.Seq == seq }) {
+			return err
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+// takeOnce receives dead letters one at a time (so that no credit is left
+// outstanding for a message to arrive at after the receiver closes),
+// holding the others locked, until it finds seq.
+func (q *Queue) takeOnce(ctx context.Context, seq int64, replay bool) error {
 	r, err := q.client.NewReceiverForQueue(q.name, &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
 	if err != nil {
 		return classify(err, "open the dead-letter queue")
@@ -142,7 +165,7 @@ func (q *Queue) take(ctx context.Context, seq int64, replay bool) error {
 	}()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		msgs, err := r.ReceiveMessages(rctx, 10, nil)
+		msgs, err := r.ReceiveMessages(rctx, 1, nil)
 		cancel()
 		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			return classify(err, "receive from the dead-letter queue")
@@ -150,23 +173,33 @@ func (q *Queue) take(ctx context.Context, seq int64, replay bool) error {
 		if len(msgs) == 0 {
 			return fault.Errorf(fault.NotFound, "no dead letter %d", seq)
 		}
-		for _, m := range msgs {
-			if m.SequenceNumber == nil || *m.SequenceNumber != seq {
-				held = append(held, m)
-				continue
-			}
-			if replay {
-				d := deadLetter(m)
-				// A digest of its own: the service's duplicate detection
-				// must not drop a replay of an event replayed before.
-				copy := engagement.Message{ID: d.ID, Digest: fmt.Sprintf("replay %d", seq), Group: d.Contractor, Body: m.Body}
-				if err := q.Enqueue(ctx, copy); err != nil {
-					held = append(held, m)
-					return err
-				}
-			}
-			return classify(r.CompleteMessage(ctx, m, nil), fmt.Sprintf("remove dead letter %d", seq))
+		m := msgs[0]
+		if m.SequenceNumber == nil || *m.SequenceNumber != seq {
+			held = append(held, m)
+			continue
 		}
+		if replay {
+			d := deadLetter(m)
+			// A digest of its own: the service's duplicate detection must
+			// not drop a replay of an event replayed before.
+			copy := engagement.Message{ID: d.ID, Digest: fmt.Sprintf("replay %d", seq), Group: d.Contractor, Body: m.Body}
+			if err := q.Enqueue(ctx, copy); err != nil {
+				held = append(held, m)
+				return err
+			}
+		}
+		return classify(r.CompleteMessage(ctx, m, nil), fmt.Sprintf("remove dead letter %d", seq))
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
