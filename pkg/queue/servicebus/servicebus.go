@@ -142,8 +142,8 @@ func (q *Queue) take(ctx context.Context, seq int64, replay bool) error {
 		if perr != nil || !slices.ContainsFunc(still, func(d DeadLetter) bool { return d.Seq == seq }) {
 			return err
 		}
-		if err := sleep(ctx, time.Second); err != nil {
-			return err
+		if pause(ctx, time.Second); ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 }
@@ -189,17 +189,6 @@ func (q *Queue) takeOnce(ctx context.Context, seq int64, replay bool) error {
 			}
 		}
 		return classify(r.CompleteMessage(ctx, m, nil), fmt.Sprintf("remove dead letter %d", seq))
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
