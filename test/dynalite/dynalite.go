@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/stintdev/stint/test/tools"
 )
 
 // Server is a running dynalite.
@@ -99,28 +101,11 @@ func Table(tb testing.TB) string {
 }
 
 func cliPath() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
+	if err := tools.Need("dynalite", "dynalite"); err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("dynalite: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	cli := filepath.Join(dir, "test", "tools", "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return "", fmt.Errorf("dynalite is not installed (%s missing): run `make tools`", cli)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		return "", fmt.Errorf("dynalite needs Node.js 20 or later on PATH: %w", err)
-	}
-	return cli, nil
+	root, err := tools.Root()
+	return filepath.Join(root, "test", "tools", "node_modules", "dynalite", "cli.js"), err
 }
 
 func freePort() (int, error) {

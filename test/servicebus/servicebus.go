@@ -34,6 +34,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stintdev/stint/test/tools"
 )
 
 // Defaults of a queue, as Service Bus (Standard tier) has them.
@@ -243,28 +245,9 @@ func start(o Options) (*Server, error) {
 // crosscheck.js), after checking that Node.js and the npm packages the
 // scripts need are installed.
 func ScriptPath(name string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
+	if err := tools.Need("the Service Bus stand-in", "rhea", "@azure/service-bus"); err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	for _, pkg := range []string{"rhea", "@azure/service-bus"} {
-		p := filepath.Join(dir, "test", "tools", "node_modules", filepath.FromSlash(pkg), "package.json")
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("the Service Bus stand-in needs %s, which is not installed (%s missing): run `make tools`", pkg, p)
-		}
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		return "", fmt.Errorf("the Service Bus stand-in needs Node.js 20 or later on PATH: %w", err)
-	}
-	return filepath.Join(dir, "test", "servicebus", name), nil
+	root, err := tools.Root()
+	return filepath.Join(root, "test", "servicebus", name), err
 }
