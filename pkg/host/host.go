@@ -90,13 +90,11 @@ type Host struct {
 	directory *entra.Client
 	// Groups is the allow-list in use.
 	Groups map[string]string
-	// Policies configures the Conditional Access policies.
-	Policies config.Policies
 	// Secret is the webhook secret (whsec_…), for senders on this machine.
 	Secret string
 	// sb is the Service Bus queue, when STINT_QUEUE_URL names one (the
 	// embedded queue then only keeps its tables).
-	sb *serviceBus
+	sb *ServiceBus
 
 	o        Options
 	listener net.Listener
@@ -159,7 +157,6 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		return nil, err
 	}
 	var dir *entra.Client
-	h.Policies = o.Config.Policies
 	if o.Sandbox {
 		dir, h.Groups, err = h.startSandbox(ctx)
 	} else {
@@ -171,9 +168,12 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		h.Close()
 		return nil, err
 	}
-	if err := engagement.CheckGroups(ctx, dir, h.Groups); err != nil {
-		h.Close()
-		return nil, err
+	// The webhook alone touches no group: it needs their keys, not Graph.
+	if o.Only != RoleWebhook {
+		if err := engagement.CheckGroups(ctx, dir, h.Groups); err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	if err := h.settings(dir); err != nil {
 		h.Close()
@@ -188,7 +188,7 @@ func (h *Host) settings(dir *entra.Client) error {
 	if h.Events, err = wire.Events(h.Ledger, dir, h.Groups, h.o.Config, h.o.Log); err != nil {
 		return err
 	}
-	h.Sweeper = wire.Sweeper(h.Events, h.o.Config, dir, h.Policies)
+	h.Sweeper = wire.Sweeper(h.Events, h.o.Config, dir, h.o.Config.Policies)
 	if h.Secret, err = WebhookSecret(h.o.Data, h.o.Config, true); err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func (h *Host) settings(dir *entra.Client) error {
 	}
 	var queue engagement.Queue = h.Queue
 	if h.sb != nil {
-		queue = h.sb.queue
+		queue = h.sb.Queue
 	}
 	h.Webhook = &webhook.Handler{Verifier: verifier, Queue: queue, AccessKeys: config.Keys(h.Groups), Log: h.o.Log}
 	return nil

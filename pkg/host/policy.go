@@ -35,7 +35,7 @@ func (h *Host) Policy(ctx context.Context, req PolicyRequest) (PolicyAnswer, err
 		a.Files, err = policy.Export(ctx, h.directory, h.Groups)
 		return a, err
 	}
-	m, err := wire.Policies(h.directory, h.Ledger, h.Groups, h.Policies, "stint policy apply", h.o.Log)
+	m, err := wire.Policies(h.directory, h.Ledger, h.Groups, h.o.Config.Policies, "stint policy apply", h.o.Log)
 	if err != nil {
 		return a, err
 	}

@@ -11,6 +11,7 @@ import (
 	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/queue/servicebus"
@@ -37,32 +38,42 @@ func CheckRole(role string) error {
 
 func (h *Host) plays(role string) bool { return h.o.Only == RoleAll || h.o.Only == role }
 
-// serviceBus is the host's Service Bus queue, when STINT_QUEUE_URL names
+// ServiceBus is the host's Service Bus queue, when STINT_QUEUE_URL names
 // one.
-type serviceBus struct {
+type ServiceBus struct {
+	*servicebus.Queue
 	client *azservicebus.Client
-	queue  *servicebus.Queue
 	name   string
 }
 
-// openServiceBus connects to the queue STINT_QUEUE_URL names, with
-// STINT_SERVICEBUS_CONNECTION or the configured identity.
-func (h *Host) openServiceBus() (*serviceBus, error) {
-	raw := h.o.Config.QueueURL
-	if raw == "" {
+// openServiceBus connects to the queue STINT_QUEUE_URL names, if any.
+func (h *Host) openServiceBus() (*ServiceBus, error) {
+	if h.o.Config.QueueURL == "" {
 		return nil, nil
 	}
-	a, err := servicebus.ParseURL("STINT_QUEUE_URL", raw)
+	sb, err := OpenServiceBus(h.o.Config)
+	if err != nil {
+		return nil, err
+	}
+	h.closers = append(h.closers, sb.Close)
+	return sb, nil
+}
+
+// OpenServiceBus connects to the Service Bus queue STINT_QUEUE_URL names,
+// with STINT_SERVICEBUS_CONNECTION or, without it, the configured identity
+// (azidentity's chain: a managed identity in Azure).
+func OpenServiceBus(cfg config.Config) (*ServiceBus, error) {
+	a, err := servicebus.ParseURL("STINT_QUEUE_URL", cfg.QueueURL)
 	if err != nil {
 		return nil, err
 	}
 	var cred azcore.TokenCredential
-	if h.o.Config.ServiceBusConnection == "" {
-		if cred, err = entra.Credential(h.o.Config.Tenant, nil); err != nil {
+	if cfg.ServiceBusConnection == "" {
+		if cred, err = entra.Credential(cfg.Tenant, nil); err != nil {
 			return nil, err
 		}
 	}
-	client, err := servicebus.Connect(a, h.o.Config.ServiceBusConnection, cred)
+	client, err := servicebus.Connect(a, cfg.ServiceBusConnection, cred)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +82,14 @@ func (h *Host) openServiceBus() (*serviceBus, error) {
 		client.Close(context.Background())
 		return nil, err
 	}
-	h.closers = append(h.closers, func() error { return client.Close(context.Background()) })
-	return &serviceBus{client: client, queue: q, name: a.Queue}, nil
+	return &ServiceBus{client: client, Queue: q, name: a.Queue}, nil
+}
+
+// Close closes the connection.
+func (sb *ServiceBus) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return sb.client.Close(ctx)
 }
 
 // health serves /healthz (the process is up) and /readyz (what its role
@@ -99,7 +116,7 @@ func (h *Host) Ready(ctx context.Context) []string {
 		problems = append(problems, "ledger: "+err.Error())
 	}
 	if h.sb != nil {
-		if _, err := h.sb.queue.DeadLetters(ctx, 1); err != nil {
+		if _, err := h.sb.DeadLetters(ctx, 1); err != nil {
 			problems = append(problems, "queue: "+err.Error())
 		}
 	} else if _, err := h.Queue.Len(ctx); err != nil {
