@@ -24,8 +24,7 @@ func (c Coverage) Covered() bool { return len(c.Enforced) > 0 }
 // each allow-listed group the policies that target it and require
 // multifactor authentication or an authentication strength.
 func Covers(ctx context.Context, t Tenant, groups map[string]string) ([]Coverage, error) {
-	m := &Manager{Tenant: t}
-	tenant, err := m.read(ctx)
+	tenant, err := read(ctx, t)
 	if err != nil {
 		return nil, err
 	}

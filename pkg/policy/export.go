@@ -19,8 +19,7 @@ type File struct {
 // itself (id, dates) and without empty fields. Their state is kept as the
 // tenant has it, for the reader; Load ignores it.
 func Export(ctx context.Context, t Tenant, groups map[string]string) ([]File, error) {
-	m := &Manager{Tenant: t}
-	tenant, err := m.read(ctx)
+	tenant, err := read(ctx, t)
 	if err != nil {
 		return nil, err
 	}

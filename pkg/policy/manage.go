@@ -97,7 +97,7 @@ func (m *Manager) Plan(ctx context.Context, enforce bool) (Plan, error) {
 		return Plan{}, err
 	}
 	p := Plan{Enforced: enforce || marks[enforcedMark] == Enabled}
-	tenant, err := m.read(ctx)
+	tenant, err := read(ctx, m.Tenant)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -264,8 +264,9 @@ func (m *Manager) want(d Desired, enforced bool) map[string]any {
 	return body
 }
 
-func (m *Manager) read(ctx context.Context) ([]remote, error) {
-	raws, err := m.Tenant.ListPolicies(ctx)
+// read lists the tenant's policies.
+func read(ctx context.Context, t Tenant) ([]remote, error) {
+	raws, err := t.ListPolicies(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/queue/queuetest"
@@ -23,10 +20,9 @@ import (
 // the consumer behind an event source mapping (ReportBatchItemFailures),
 // all over SQS's JSON protocol.
 type transport struct {
-	srv       *sqsfake.Server
-	events    *sqs.Queue
-	dlq       *sqs.Queue
-	eventsURL string
+	srv    *sqsfake.Server
+	events *sqs.Queue
+	dlq    *sqs.Queue
 }
 
 func (tr transport) Send(ctx context.Context, m engagement.Message) error {
@@ -60,15 +56,7 @@ func (tr transport) DeadLetters(ctx context.Context) ([]queuetest.DeadLetter, er
 
 func TestConformance(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Transport {
-		srv, err := sqsfake.NewServer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		client := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()),
-			Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-		dlq, _ := srv.CreateQueue("dlq.fifo", sqsfake.QueueOptions{FIFO: true})
-		evs, _ := srv.CreateQueue("events.fifo", sqsfake.QueueOptions{FIFO: true, VisibilityTimeout: time.Second})
-		return transport{srv: srv, events: sqs.New(client, evs), dlq: sqs.New(client, dlq), eventsURL: evs}
+		srv, events, dlq := setupWith(t, sqsfake.QueueOptions{FIFO: true, VisibilityTimeout: time.Second})
+		return transport{srv: srv, events: events, dlq: dlq}
 	})
 }

@@ -20,6 +20,13 @@ import (
 
 func setup(t *testing.T) (*sqsfake.Server, *sqs.Queue, *sqs.Queue) {
 	t.Helper()
+	return setupWith(t, sqsfake.QueueOptions{FIFO: true})
+}
+
+// setupWith serves events.fifo (with o) and dlq.fifo over SQS's JSON
+// protocol.
+func setupWith(t *testing.T, o sqsfake.QueueOptions) (*sqsfake.Server, *sqs.Queue, *sqs.Queue) {
+	t.Helper()
 	srv, err := sqsfake.NewServer()
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +34,7 @@ func setup(t *testing.T) (*sqsfake.Server, *sqs.Queue, *sqs.Queue) {
 	t.Cleanup(func() { srv.Close() })
 	client := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	events, _ := srv.CreateQueue("events.fifo", sqsfake.QueueOptions{FIFO: true})
+	events, _ := srv.CreateQueue("events.fifo", o)
 	dlq, _ := srv.CreateQueue("dlq.fifo", sqsfake.QueueOptions{FIFO: true})
 	return srv, sqs.New(client, events), sqs.New(client, dlq)
 }
