@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,14 @@ func TestDeadLettersReplayAndDrop(t *testing.T) {
 	}
 	if err := q.Drop(ctx, dls[1].Seq); !fault.Is(err, fault.NotFound) {
 		t.Errorf("dropping it again: %v, want not found", err)
+	}
+}
+
+// A connection string that is not one is refused naming the variable, and
+// the secret in it is never shown.
+func TestBadConnectionStringIsNamedNotShown(t *testing.T) {
+	_, err := servicebus.Connect(servicebus.Address{Queue: "events"}, "SharedAccessKey=s3cret-key-value;Endpoint=nonsense", nil)
+	if err == nil || !strings.Contains(err.Error(), "STINT_SERVICEBUS_CONNECTION") || strings.Contains(err.Error(), "s3cret-key-value") {
+		t.Errorf("Connect with a bad connection string: %v; want the variable named and the key not shown", err)
 	}
 }

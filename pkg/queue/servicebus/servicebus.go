@@ -48,7 +48,8 @@ func Connect(a Address, connectionString string, cred azcore.TokenCredential) (*
 	if connectionString != "" {
 		c, err := azservicebus.NewClientFromConnectionString(connectionString, nil)
 		if err != nil {
-			return nil, fault.Errorf(fault.Invalid, "STINT_SERVICEBUS_CONNECTION: not a Service Bus connection string (want Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…): %v", err)
+			// The SDK's words may quote the string, key included: not shown.
+			return nil, fault.Errorf(fault.Invalid, "STINT_SERVICEBUS_CONNECTION: not a Service Bus connection string (want Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…, or the emulator's ending UseDevelopmentEmulator=true)")
 		}
 		return c, nil
 	}
