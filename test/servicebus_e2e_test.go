@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,14 +17,18 @@ import (
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/queue/servicebus"
 	"github.com/stintdev/stint/pkg/sandbox"
-	"github.com/stintdev/stint/pkg/webhook"
 	sbtest "github.com/stintdev/stint/test/servicebus"
 )
 
-// startRole starts stint serve --only role on the sandbox, with env.
+// startRole starts stint serve --only role with env: against the tenant
+// env names (AZURE_TENANT_ID), else against its own sandbox.
 func startRole(t *testing.T, role, data, addr string, env []string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(build(t, "stint"), "serve", "--sandbox", "--only", role, "--data", data, "--addr", addr)
+	args, want := []string{"serve", "--sandbox", "--only", role, "--data", data, "--addr", addr, "--lease", "5s"}, "stint: serving against the sandbox tenant"
+	if slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "AZURE_TENANT_ID=") }) {
+		args, want = slices.Delete(args, 1, 2), "stint: serving against tenant "
+	}
+	cmd := exec.Command(build(t, "stint"), args...)
 	cmd.Env = append(cleanEnv(), env...)
 	p := &serveProc{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -34,7 +37,7 @@ func startRole(t *testing.T, role, data, addr string, env []string) *serveProc {
 	}
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.out.String(), "stint: serving against the sandbox tenant") {
+	for !strings.Contains(p.out.String(), want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("stint serve --only %s did not start:\n%s", role, p.out)
 		}
@@ -79,24 +82,7 @@ func TestServeRolesOverServiceBus(t *testing.T) {
 	}
 
 	now := time.Now()
-	post := func(id string, body []byte) {
-		t.Helper()
-		h, err := webhook.Sign(webhookSecret, "d-"+id, now, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequest(http.MethodPost, "http://"+hookAddr+"/events", bytes.NewReader(body))
-		req.Header = h
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		answer, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("POST %s = %d %s", id, resp.StatusCode, answer)
-		}
-	}
+	post := func(id string, body []byte) { postSigned(t, hookAddr, "d-"+id, body) }
 	post("sb-1", evt("sb-1", "started", "ENG-SB1", "ana@partner.example", now.Add(-time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}))
 	// Another event under the same source and id: the service keeps both
 	// (their message ids differ), the worker refuses the second.

@@ -87,5 +87,13 @@ func RetryAfter(err error) time.Duration {
 	if errors.As(err, &fe) {
 		return fe.RetryAfter
 	}
+	var w waiter
+	if errors.As(err, &w) {
+		return w.RetryAfter()
+	}
 	return 0
 }
+
+// waiter is implemented by error types that know how long to wait, as coder
+// is by those that know their code.
+type waiter interface{ RetryAfter() time.Duration }

@@ -66,7 +66,9 @@ type Options struct {
 	// TickEvery and ReconcileEvery schedule the sweeps (1 min, 1 h); zero
 	// or negative turns one off.
 	TickEvery, ReconcileEvery time.Duration
-	// Visibility is the embedded queue's lease (default 60 s).
+	// Visibility is the embedded queue's lease (default 60 s). It also
+	// bounds one message's handling on Service Bus, whose own lock
+	// hides the message in hand (see handling).
 	Visibility time.Duration
 	// Only runs one role (RoleWebhook, RoleWorker, RoleSweep); all of
 	// them when empty. Every role serves /healthz and /readyz on Addr.
@@ -310,7 +312,7 @@ func (h *Host) Run(ctx context.Context) error {
 // embedded queue's workers.
 func (h *Host) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 	if h.sb != nil {
-		c := &servicebus.Consumer{Client: h.sb.client, Queue: h.sb.name, Handle: h.Events.Process, Sessions: h.o.Workers, Log: h.o.Log}
+		c := &servicebus.Consumer{Client: h.sb.client, Queue: h.sb.name, Handle: h.Events.Process, Sessions: h.o.Workers, Handling: handling(h.o.Visibility), Log: h.o.Log}
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 		return

@@ -59,7 +59,9 @@ func (h *Handler) claim(ctx context.Context, key string, wait time.Duration) (cl
 		}
 		now := h.Now()
 		if c.ClaimedBy != "" && now.Before(c.ClaimedUntil) {
-			if time.Since(start) >= wait {
+			// Out of patience or out of time, the answer is the same: busy,
+			// and for how long, which is the wait before trying again.
+			if time.Since(start) >= wait || late(ctx, delay) {
 				return claim{}, &busyError{key: key, until: c.ClaimedUntil, wait: c.ClaimedUntil.Sub(now)}
 			}
 			if err := pause(ctx, delay); err != nil {
@@ -116,6 +118,10 @@ func (e *busyError) Error() string {
 
 // FaultCode: worth trying again once the other settle is done.
 func (e *busyError) FaultCode() fault.Code { return fault.Transient }
+
+// RetryAfter is how long the other settle's claim still runs: the wait
+// before the message is worth handling again.
+func (e *busyError) RetryAfter() time.Duration { return e.wait }
 
 // IsBusy reports whether err says another settle holds the contractor:
 // the tick and the reconcile leave such a contractor to that settle.
@@ -211,6 +217,12 @@ func newToken() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// late reports whether ctx ends within d.
+func late(ctx context.Context, d time.Duration) bool {
+	end, ok := ctx.Deadline()
+	return ok && time.Until(end) < d
 }
 
 func pause(ctx context.Context, d time.Duration) error {

@@ -281,6 +281,31 @@ func TestTakeOverFromASettleThatDied(t *testing.T) {
 	})
 }
 
+// An event for a contractor another settle holds, whose own time runs out
+// first, says the contractor is busy and for how long the other claim
+// still runs: that is the wait its transport holds the message for, not a
+// blind backoff after a bare "deadline exceeded".
+func TestBusyContractorSaysHowLongToWait(t *testing.T) {
+	forEachLedger(t, func(t *testing.T, e *env, p *pausing) {
+		at := e.fixedDays()
+		if err := e.apply(t, e.started("s1", at(-10), at(-10), at(1))); err != nil {
+			t.Fatal(err)
+		}
+		c := e.contractor(t)
+		c.ClaimedBy, c.ClaimedUntil = "a settle that died", e.now.Add(90*time.Second)
+		if _, err := e.handler.Ledger.PutContractor(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := e.handler.HandleEvent(ctx, e.ev("x1", event.Extended, at(0.5), "ENG-1", func(d *event.Data) { end := at(5); d.EndsAt = &end }))
+		v := worker.VerdictOf(err)
+		if !worker.IsBusy(err) || v.Outcome != engagement.Retry || v.Wait != 90*time.Second {
+			t.Errorf("the event: %v, verdict %s after %s; want busy, retried after the other claim's 1m30s", err, v.Outcome, v.Wait)
+		}
+	})
+}
+
 // lossy is the directory whose sign-in changes reach Entra but whose
 // answers are lost on the way back.
 type lossy struct{ engagement.Directory }

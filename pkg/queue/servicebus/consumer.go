@@ -42,6 +42,10 @@ type Consumer struct {
 	Idle time.Duration
 	// MaxHold bounds the wait before abandoning a retry (default 5 min).
 	MaxHold time.Duration
+	// Handling bounds the work on one message (default 50 s). A handler's
+	// hold on a contractor lasts no longer, so after a crash the message,
+	// back once the session lock expires, is taken over that soon.
+	Handling time.Duration
 	Log     *slog.Logger
 }
 
@@ -103,7 +107,13 @@ func (c *Consumer) settle(ctx context.Context, sr *azservicebus.SessionReceiver,
 	if key, ok := m.ApplicationProperties["stint-event-key"].(string); ok {
 		msg.ID = key
 	}
-	v := c.Handle(ctx, msg)
+	handling := c.Handling
+	if handling <= 0 {
+		handling = 50 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, handling)
+	v := c.Handle(hctx, msg)
+	cancel()
 	if v.Outcome == engagement.Retry {
 		hold := v.Wait
 		if hold <= 0 {
@@ -113,7 +123,10 @@ func (c *Consumer) settle(ctx context.Context, sr *azservicebus.SessionReceiver,
 		if maxHold <= 0 {
 			maxHold = 5 * time.Minute
 		}
-		pause(ctx, min(hold, maxHold))
+		hold = min(hold, maxHold)
+		c.Log.Warn("service bus: a transient failure; the message is abandoned after the wait and comes back", "session", sr.SessionID(),
+			"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "wait", hold.String(), "error", v.Reason())
+		pause(ctx, hold)
 	}
 	stop()
 	sctx := context.WithoutCancel(ctx)
