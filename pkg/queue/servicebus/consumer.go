@@ -46,7 +46,7 @@ type Consumer struct {
 	// hold on a contractor lasts no longer, so after a crash the message,
 	// back once the session lock expires, is taken over that soon.
 	Handling time.Duration
-	Log     *slog.Logger
+	Log      *slog.Logger
 }
 
 // Run handles sessions until ctx ends.
