@@ -40,15 +40,25 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// startServe starts stint serve on data and addr; extra holds environment
+// variables (against the sandbox when there are none) and flags ("--…").
 func startServe(tb testing.TB, data, addr string, extra ...string) *serveProc {
 	tb.Helper()
 	args := []string{"serve", "--data", data, "--addr", addr, "--lease", "5s"}
+	var env []string
+	for _, e := range extra {
+		if strings.HasPrefix(e, "--") {
+			args = append(args, e)
+		} else {
+			env = append(env, e)
+		}
+	}
 	want := "stint: serving against tenant "
-	if len(extra) == 0 {
+	if len(env) == 0 {
 		args, want = append(args, "--sandbox"), "stint: serving against the sandbox tenant"
 	}
 	cmd := exec.Command(build(tb, "stint"), args...)
-	cmd.Env = append(cleanEnv(), extra...)
+	cmd.Env = append(cleanEnv(), env...)
 	p := &serveProc{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {

@@ -22,7 +22,6 @@ import (
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/host"
-	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 )
 
@@ -130,12 +129,8 @@ func (g *globals) printJSON(v any) error {
 
 // ledger opens the data directory's ledger and queue, read-write, for the
 // operator commands that need no tenant.
-func (g *globals) ledger(ctx context.Context) (*sqlite.Ledger, *embedded.Queue, error) {
-	path := filepath.Join(g.data, "stint.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("no ledger at %s: run stint serve (or pass --data)", path)
-	}
-	l, err := sqlite.Open(ctx, path)
+func (g *globals) ledger(ctx context.Context) (host.Store, *embedded.Queue, error) {
+	l, err := host.OpenExisting(ctx, g.cfg.Store, g.data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,7 +168,7 @@ func (g *globals) onSandbox() bool {
 func serveCmd(g *globals) *cobra.Command {
 	var addr string
 	var workers int
-	var lease time.Duration
+	var lease, tick time.Duration
 	var only string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -190,14 +185,14 @@ the queue is Azure Service Bus; --only webhook|worker|sweep runs one role
 (as separate Azure Container Apps). Every role answers GET /healthz and
 GET /readyz on --addr.`,
 		PreRunE: func(*cobra.Command, []string) error {
-			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease), host.CheckRole(only))
+			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease), checkTick(tick), host.CheckRole(only))
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
 			log := slog.New(slog.NewJSONHandler(g.errOut, nil))
 			h, err := host.Open(ctx, host.Options{Config: g.cfg, Sandbox: g.sandbox, Data: g.data, Addr: addr, Workers: workers, Visibility: lease,
-				TickEvery: time.Minute, ReconcileEvery: time.Hour, Only: only, Log: log})
+				TickEvery: tick, ReconcileEvery: time.Hour, Only: only, Log: log})
 			if err != nil {
 				return err
 			}
@@ -223,6 +218,7 @@ GET /readyz on --addr.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz) listens on")
 	cmd.Flags().StringVar(&only, "only", "", "run one role: webhook, worker or sweep (default all); e.g. as separate Azure Container Apps on a Service Bus queue (STINT_QUEUE_URL)")
+	cmd.Flags().DurationVar(&tick, "tick", time.Minute, fmt.Sprintf("how often the tick acts on the starts and ends that are due (%s to %s); with several replicas on one ledger, one of them runs each tick", minTick, maxTick))
 	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
 	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles. On Service Bus the queue's lock hides the message, and the lease bounds its handling: a crashed worker's contractor is taken over within it", minLease, maxLease))
 	return cmd

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/stintdev/stint/pkg/host"
-	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 )
 
@@ -35,7 +34,7 @@ func (g *globals) deadLetters(ctx context.Context) (deadLetterQueue, error) {
 
 type embeddedDLQ struct {
 	*embedded.Queue
-	l *sqlite.Ledger
+	l host.Store
 }
 
 func (e embeddedDLQ) Close() error { return e.l.Close() }

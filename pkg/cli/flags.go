@@ -18,6 +18,11 @@ const (
 	// hidden from the other workers.
 	minLease = 5 * time.Second
 	maxLease = time.Hour
+	// minTick and maxTick bound --tick: a tick reads the due index, so a
+	// second costs little; past an hour, ends are acted on too late to
+	// call it access that ends with the contract.
+	minTick = time.Second
+	maxTick = time.Hour
 )
 
 // checkData refuses an empty --data, which would scatter the ledger and
@@ -48,6 +53,14 @@ func checkLease(d time.Duration) error {
 	}
 	if d > maxLease {
 		return fmt.Errorf("--lease %s: want at most %s: after a crash, a message in hand waits its whole lease before another worker takes it", d, maxLease)
+	}
+	return nil
+}
+
+// checkTick keeps --tick between minTick and maxTick.
+func checkTick(d time.Duration) error {
+	if d < minTick || d > maxTick {
+		return fmt.Errorf("--tick %s: want %s to %s between ticks (an end is acted on up to one tick late)", d, minTick, maxTick)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ func TestFlagsAreValidatedBeforeAnythingStarts(t *testing.T) {
 		{"negative lease", []string{"serve", "--lease=-1s", "--addr", "127.0.0.1:0"}, "--lease -1s: want at least 5s"},
 		{"short lease", []string{"serve", "--lease", "4s", "--addr", "127.0.0.1:0"}, "--lease 4s: want at least 5s: a lease shorter than"},
 		{"long lease", []string{"serve", "--lease", "2h", "--addr", "127.0.0.1:0"}, "--lease 2h0m0s: want at most 1h0m0s"},
+		{"tick too short", []string{"serve", "--tick", "500ms", "--addr", "127.0.0.1:0"}, "--tick 500ms: want 1s to 1h0m0s"},
+		{"tick too long", []string{"serve", "--tick", "2h", "--addr", "127.0.0.1:0"}, "--tick 2h0m0s: want 1s to 1h0m0s"},
 		{"address without a port", []string{"serve", "--addr", "localhost"}, "--addr \"localhost\": want host:port"},
 		{"address with a bad port", []string{"serve", "--addr", "127.0.0.1:99999"}, "--addr \"127.0.0.1:99999\": the port"},
 		{"negative limit", []string{"audit", "--limit", "-1"}, "--limit -1: want 0 (every entry) or more"},

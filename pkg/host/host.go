@@ -40,7 +40,6 @@ import (
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/fault"
-	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 	"github.com/stintdev/stint/pkg/queue/servicebus"
 	"github.com/stintdev/stint/pkg/sandbox"
@@ -81,7 +80,7 @@ type Options struct {
 
 // Host is a running stint.
 type Host struct {
-	Ledger  *sqlite.Ledger
+	Ledger  Store
 	Queue   *embedded.Queue
 	Events  *worker.Handler
 	Sweeper *sweep.Sweeper
@@ -141,12 +140,12 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		o.Log.Warn("stint: the data directory can be read by other users; its files are kept private (0600), but make it 0700: chmod 700 "+o.Data,
 			"data", o.Data, "mode", fi.Mode().Perm().String())
 	}
-	if h.Ledger, err = sqlite.Open(ctx, filepath.Join(o.Data, "stint.db")); err != nil {
+	if h.Ledger, err = OpenStore(ctx, o.Config.Store, o.Data); err != nil {
 		h.Close()
 		return nil, err
 	}
 	h.closers = append(h.closers, h.Ledger.Close)
-	if err := h.markTenant(); err != nil {
+	if err := h.markTenant(ctx); err != nil {
 		h.Close()
 		return nil, err
 	}
@@ -427,10 +426,13 @@ func Chosen(data string) string {
 // markTenant records the tenant this Open runs against, or refuses one
 // that differs from the data directory's: a ledger speaks of one tenant's
 // accounts.
-func (h *Host) markTenant() error {
+func (h *Host) markTenant(ctx context.Context) error {
 	want := "sandbox"
 	if !h.o.Sandbox {
 		want = h.o.Config.Tenant.ID
+	}
+	if Shared(h.o.Config.Store) {
+		return h.markSharedTenant(ctx, want)
 	}
 	switch was := Chosen(h.o.Data); {
 	case was == want:

@@ -1,0 +1,202 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/ledger"
+	"github.com/stintdev/stint/pkg/sandbox"
+	"github.com/stintdev/stint/pkg/webhook"
+	"github.com/stintdev/stint/test/postgres"
+)
+
+// Three stint serve replicas on one PostgreSQL ledger, against one tenant.
+// 1,000 events go to replicas picked at random (the sender, like an HR
+// system, sends again to another replica whatever was not answered 202);
+// one replica is killed with SIGKILL in the middle of the stream and
+// started again. Every accepted event is applied exactly once, each
+// contractor's events in order, each directory change audited once; and
+// the engagements that end meanwhile are all ended by the replicas left.
+func TestReplicasShareOnePostgreSQLLedger(t *testing.T) {
+	pg := postgres.Start(t, postgres.Options{})
+	store := pg.Database(t)
+	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
+	srv, err := tenant.StartTLS("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := tenant.WriteCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
+	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
+	env := []string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
+		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=contractor-access=" + g.ID,
+		"STINT_WEBHOOK_SECRET=" + webhookSecret, "STINT_STORE=" + store}
+
+	type replica struct {
+		data, addr string
+		p          *serveProc
+	}
+	replicas := make([]*replica, 3)
+	for i := range replicas {
+		r := &replica{data: t.TempDir(), addr: freeAddr(t)}
+		r.p = startServe(t, r.data, r.addr, append(env, "--tick=2s")...)
+		replicas[i] = r
+	}
+	defer func() {
+		for _, r := range replicas {
+			r.p.cmd.Process.Signal(syscall.SIGTERM)
+			r.p.cmd.Wait()
+		}
+	}()
+
+	const contractors = 500 // a start and an extension each: 1,000 events
+	const ending = 20       // of them, whose engagements end during the test
+	now := time.Now()
+	endOf := func(i int) time.Time {
+		if i < ending {
+			return now.Add(20*time.Second + time.Duration(i)*time.Second)
+		}
+		return now.Add(48 * time.Hour)
+	}
+	var bodies [][]byte
+	for i := range contractors {
+		email, eng := fmt.Sprintf("r%03d@vendor.example", i), fmt.Sprintf("ENG-R%03d", i)
+		bodies = append(bodies,
+			evt(fmt.Sprintf("r-s-%03d", i), "started", eng, email, now.Add(-2*time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}),
+			evt(fmt.Sprintf("r-x-%03d", i), "extended", eng, email, now.Add(-time.Minute), map[string]any{"endsAt": ts(endOf(i))}))
+	}
+	accepted := make(chan int, len(bodies))
+	go func() {
+		defer close(accepted)
+		for i, b := range bodies {
+			for {
+				r := replicas[rand.IntN(len(replicas))]
+				h, _ := webhook.Sign(webhookSecret, fmt.Sprint("d-", i), time.Now(), b)
+				req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+"/events", bytes.NewReader(b))
+				req.Header = h
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusAccepted {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			accepted <- i
+		}
+	}()
+	for range 400 {
+		<-accepted
+	}
+	victim := replicas[rand.IntN(len(replicas))]
+	if err := victim.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.p.cmd.Wait()
+	time.Sleep(2 * time.Second) // the stream goes on at the others meanwhile
+	victim.p = startServe(t, victim.data, victim.addr, append(env, "--tick=2s")...)
+	for range accepted {
+	}
+
+	ctx := context.Background()
+	l, err := ledger.Open(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	applied := func() map[string][]engagement.AuditEntry {
+		out := map[string][]engagement.AuditEntry{}
+		trail, err := l.Audit(ctx, engagement.AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range trail {
+			out[a.Contractor] = append(out[a.Contractor], a)
+		}
+		return out
+	}
+	done := func(lines []engagement.AuditEntry, action engagement.Action) int {
+		n := 0
+		for _, a := range lines {
+			if a.Action == action {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	var byContractor map[string][]engagement.AuditEntry
+	for {
+		byContractor = applied()
+		finished := 0
+		for i := range contractors {
+			lines := byContractor[fmt.Sprintf("r%03d@vendor.example", i)]
+			want := 2
+			if i < ending {
+				want = 3 // the end, by the tick
+			}
+			if done(lines, engagement.EventApplied)+done(lines, engagement.EventAppliedOutOfOrder)+done(lines, engagement.EngagementEnded) >= want {
+				finished++
+			}
+		}
+		if finished == contractors {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d contractors settled after 3 minutes\n%s", finished, contractors, tail(victim.p.out.String()))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	members := map[string]bool{}
+	for _, id := range tenant.Members(g.ID) {
+		members[id] = true
+	}
+	for i := range contractors {
+		email := fmt.Sprintf("r%03d@vendor.example", i)
+		lines := byContractor[email]
+		var events []string
+		for _, a := range lines {
+			if a.Action == engagement.EventApplied || a.Action == engagement.EventAppliedOutOfOrder || a.Action == engagement.EventStale {
+				events = append(events, a.EventID+" "+string(a.Action))
+			}
+		}
+		if want := []string{fmt.Sprintf("r-s-%03d event.applied", i), fmt.Sprintf("r-x-%03d event.applied", i)}; !slices.Equal(events, want) {
+			t.Errorf("%s: events %q, want %q (each once, in order)", email, events, want)
+		}
+		invited := done(lines, engagement.UserInvited) + done(lines, engagement.UserFound)
+		added := done(lines, engagement.GroupAdded) + done(lines, engagement.GroupFound)
+		if invited != 1 || added != 1 {
+			t.Errorf("%s: %d invited-or-found and %d added-or-found entries, want one each", email, invited, added)
+		}
+		u, ok := tenant.UserByMail(email)
+		switch {
+		case !ok:
+			t.Errorf("%s: not in the tenant", email)
+		case i < ending && members[u.ID]:
+			t.Errorf("%s: still a member after the engagement ended at %s", email, endOf(i).Format(time.TimeOnly))
+		case i >= ending && !members[u.ID]:
+			t.Errorf("%s: not a member", email)
+		}
+	}
+	if n := len(tenant.Invitations()); n != contractors {
+		t.Errorf("%d invitations for %d contractors, want one each", n, contractors)
+	}
+	if t.Failed() {
+		t.Logf("the restarted replica:\n%s", tail(victim.p.out.String()))
+	}
+}
