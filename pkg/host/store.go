@@ -10,6 +10,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/ledger/postgres"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
 )
 
@@ -33,7 +34,7 @@ func Shared(store string) bool {
 // names, or the data directory's SQLite file.
 func OpenStore(ctx context.Context, store, data string) (Store, error) {
 	if Shared(store) {
-		return nil, fmt.Errorf("x")
+		return postgres.Open(ctx, store)
 	}
 	return sqlite.Open(ctx, filepath.Join(data, "stint.db"))
 }

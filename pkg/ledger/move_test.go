@@ -12,7 +12,9 @@ import (
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger"
 	"github.com/stintdev/stint/pkg/ledger/ledgertest"
+	pgledger "github.com/stintdev/stint/pkg/ledger/postgres"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
+	"github.com/stintdev/stint/test/postgres"
 )
 
 func openSQLite(t *testing.T) *sqlite.Ledger {
@@ -119,3 +121,13 @@ func testCopy(t *testing.T, to ledger.Portable) {
 }
 
 func TestCopySQLiteToSQLite(t *testing.T) { testCopy(t, openSQLite(t)) }
+
+func TestCopySQLiteToPostgreSQL(t *testing.T) {
+	pg := postgres.Start(t, postgres.Options{})
+	to, err := pgledger.Open(context.Background(), pg.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer to.Close()
+	testCopy(t, to)
+}
