@@ -58,8 +58,9 @@ type Options struct {
 	// Remember is how long accepted ids are kept to refuse reuse (default
 	// 30 days).
 	Remember time.Duration
-	// MaxWait bounds Wait, so messages queued by another process are seen
-	// (default 5 s).
+	// MaxWait bounds Wait, so that changes made by another process are
+	// seen (default 5 s): on SQLite always, on PostgreSQL while the
+	// listener's connection is down.
 	MaxWait time.Duration
 	// Now is the queue's clock for visibility, leases and backoff (default
 	// time.Now); a simulation with a fake clock sets it so that a lease
@@ -109,8 +110,8 @@ type DeadLetter struct {
 // db is SQLite (driver "sqlite", modernc.org/sqlite) or PostgreSQL (driver
 // "pgx", github.com/jackc/pgx/v5/stdlib), told apart by its driver; any
 // other driver is refused. Replicas may open one PostgreSQL database at
-// once. On PostgreSQL, Close the Queue to release its listener's
-// connection.
+// once. On PostgreSQL the listener, from the first Changed on, holds one of
+// db's connections (mind db.SetMaxOpenConns); Close releases it.
 func Open(ctx context.Context, db *sql.DB, o Options) (*Queue, error) {
 	if o.Visibility == 0 {
 		o.Visibility = time.Minute

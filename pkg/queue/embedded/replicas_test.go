@@ -29,6 +29,7 @@ func TestReplicas(t *testing.T) {
 	t.Run("open one database at once", func(t *testing.T) { openAtOnce(t, b) })
 	t.Run("share the work: each message once, each contractor in order", func(t *testing.T) { shareTheWork(t, b) })
 	t.Run("one message queued by two replicas at once", func(t *testing.T) { sameMessageAtOnce(t, b) })
+	t.Run("a contractor's message slow to commit is not overtaken", func(t *testing.T) { slowCommitNotOvertaken(t, b) })
 	t.Run("a replica wakes on another's change, and after its listener dropped", func(t *testing.T) { wakeOnAnothersChange(t, b) })
 }
 
@@ -242,9 +243,74 @@ func sameMessageAtOnce(t *testing.T, b backend) {
 	}
 }
 
+// One replica queues a contractor's message and is slow to commit it (a
+// trigger on this test's database sleeps in its INSERT), while another
+// replica queues the contractor's next message. A third replica receiving
+// all the while gets the first message, and no other of the contractor's
+// while it is leased: the second is not handed out ahead of the first,
+// then the first beside it once it commits.
+func slowCommitNotOvertaken(t *testing.T, b backend) {
+	ctx := context.Background()
+	where := b.fresh(t)
+	o := embedded.Options{Visibility: time.Minute}
+	slow, _ := openQueue(t, b, where, o)
+	fast, _ := openQueue(t, b, where, o)
+	receiver, _ := openQueue(t, b, where, o)
+	admin, _ := b.open(t, where)
+	if _, err := admin.Exec(`
+		CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.id = 'first' THEN PERFORM pg_sleep(0.5); END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER slow_insert AFTER INSERT ON queue FOR EACH ROW EXECUTE FUNCTION slow_insert();`); err != nil {
+		t.Fatal(err)
+	}
+	var queuing sync.WaitGroup
+	queuing.Go(func() {
+		if err := slow.Enqueue(ctx, msg("first", "g")); err != nil {
+			t.Errorf("enqueue first: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; { // until the first is inserted, not committed
+		var n int
+		admin.QueryRow("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").Scan(&n)
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first message's INSERT did not reach its trigger's sleep within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	queuing.Go(func() {
+		if err := fast.Enqueue(ctx, msg("second", "g")); err != nil {
+			t.Errorf("enqueue second: %v", err)
+		}
+	})
+	queued := make(chan struct{})
+	go func() { queuing.Wait(); close(queued) }()
+	var leased []string
+	for receiving := true; receiving; {
+		select {
+		case <-queued:
+			receiving = false // and one more Receive, with both committed
+		case <-time.After(5 * time.Millisecond):
+		}
+		got, err := receiver.Receive(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leased = append(leased, ids(got)...)
+	}
+	if !slices.Equal(leased, []string{"first"}) {
+		t.Errorf("leased %v (none acknowledged), want [first]: the contractor's first message, and nothing else of theirs while it is leased", leased)
+	}
+}
+
 // A replica's Wait wakes when another replica queues a message, long
 // before MaxWait; and again so after its listener's connection was cut
-// and it connected anew.
+// and it connected anew. Close ends the listener's connection.
 func wakeOnAnothersChange(t *testing.T, b backend) {
 	where := b.fresh(t)
 	o := embedded.Options{MaxWait: time.Minute}
@@ -261,6 +327,21 @@ func wakeOnAnothersChange(t *testing.T, b backend) {
 	}
 	listening(t, admin, pid)
 	assertWakes(t, sender, waiter, "a2")
+
+	waiter.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var n int
+		if err := admin.QueryRow("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'stint queue listener'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the listener's connection still open 10 s after Close, want it closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // listening waits until a listener other than old has taken hold, and
