@@ -65,6 +65,16 @@ func (d dialect) lockHeads() string {
 	return ""
 }
 
+// txOptions are the queue's transactions' options: on PostgreSQL, READ
+// COMMITTED whatever the server's default, which Enqueue and Receive are
+// written for; SQLite's transactions are serializable.
+func (d dialect) txOptions() *sql.TxOptions {
+	if d == postgresDialect {
+		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return nil
+}
+
 // Times are unix nanoseconds, taken from Options.Now of the process that
 // writes them, in both dialects.
 const sqliteSchema = `

@@ -209,7 +209,7 @@ func (q *Queue) prune(ctx context.Context) {
 }
 
 func (q *Queue) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := q.db.BeginTx(ctx, nil)
+	tx, err := q.db.BeginTx(ctx, q.d.txOptions())
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (q *Queue) Wait(ctx context.Context, changed <-chan struct{}) {
 // judged by each receiver's clock: replicas' clocks must agree to well
 // within Visibility.
 func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
-	tx, err := q.db.BeginTx(ctx, nil)
+	tx, err := q.db.BeginTx(ctx, q.d.txOptions())
 	if err != nil {
 		return nil, fmt.Errorf("embedded queue: receive: %w", err)
 	}
