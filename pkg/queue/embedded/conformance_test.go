@@ -4,12 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
-	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 	"github.com/stintdev/stint/pkg/queue/queuetest"
 )
@@ -35,17 +33,12 @@ func (tr transport) DeadLetters(ctx context.Context) ([]queuetest.DeadLetter, er
 	return out, err
 }
 
+// TestConformance runs the queue conformance suite on each database the
+// queue runs on, each test on a fresh database.
 func TestConformance(t *testing.T) {
-	queuetest.Run(t, func(t *testing.T) queuetest.Transport {
-		l, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stint.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		q, err := embedded.Open(context.Background(), l.DB(), embedded.Options{Visibility: time.Second, Backoff: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return transport{q}
+	eachBackend(t, func(t *testing.T, b backend) {
+		queuetest.Run(t, func(t *testing.T) queuetest.Transport {
+			return transport{open(t, b, embedded.Options{Visibility: time.Second, Backoff: 50 * time.Millisecond})}
+		})
 	})
 }

@@ -4,27 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
-	"github.com/stintdev/stint/pkg/ledger/sqlite"
 	"github.com/stintdev/stint/pkg/queue/embedded"
 )
 
-func open(t *testing.T, path string, o embedded.Options) (*sqlite.Ledger, *embedded.Queue) {
+// TestQueue runs the queue's behaviours on each database it runs on.
+func TestQueue(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, c := range []struct {
+			name string
+			test func(*testing.T, backend)
+		}{
+			{"order per contractor and leases", orderPerContractorAndLeases},
+			{"retry backs off then dead-letters", retryBacksOffThenDeadLetters},
+			{"survives reopen", survivesReopen},
+			{"accepted ids are remembered", acceptedIDsAreRemembered},
+			{"wait wakes on work", waitWakesOnWork},
+			{"clock hook", clockHook},
+		} {
+			t.Run(c.name, func(t *testing.T) { c.test(t, b) })
+		}
+	})
+}
+
+// open opens a queue in a fresh database.
+func open(t *testing.T, b backend, o embedded.Options) *embedded.Queue {
 	t.Helper()
-	l, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := embedded.Open(context.Background(), l.DB(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l, q
+	q, _ := openQueue(t, b, b.fresh(t), o)
+	return q
 }
 
 func msg(id, group string) engagement.Message {
@@ -39,10 +50,9 @@ func ids(ms []embedded.Message) []string {
 	return out
 }
 
-func TestOrderPerContractorAndLeases(t *testing.T) {
+func orderPerContractorAndLeases(t *testing.T, b backend) {
 	ctx := context.Background()
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{Visibility: 200 * time.Millisecond})
-	defer l.Close()
+	q := open(t, b, embedded.Options{Visibility: 200 * time.Millisecond})
 	for _, m := range []engagement.Message{msg("a1", "a"), msg("b1", "b"), msg("a2", "a"), msg("a1", "a")} {
 		if err := q.Enqueue(ctx, m); err != nil {
 			t.Fatal(err)
@@ -69,10 +79,9 @@ func TestOrderPerContractorAndLeases(t *testing.T) {
 	}
 }
 
-func TestRetryBacksOffThenDeadLetters(t *testing.T) {
+func retryBacksOffThenDeadLetters(t *testing.T, b backend) {
 	ctx := context.Background()
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{MaxAttempts: 2, Backoff: 100 * time.Millisecond})
-	defer l.Close()
+	q := open(t, b, embedded.Options{MaxAttempts: 2, Backoff: 100 * time.Millisecond})
 	q.Enqueue(ctx, msg("x", "g"))
 	m, _ := q.Receive(ctx, 1)
 	q.Retry(ctx, m[0], errors.New("graph: 503"))
@@ -103,14 +112,13 @@ func TestRetryBacksOffThenDeadLetters(t *testing.T) {
 	}
 }
 
-func TestSurvivesReopen(t *testing.T) {
+func survivesReopen(t *testing.T, b backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	l, q := open(t, path, embedded.Options{})
+	where := b.fresh(t)
+	q, closeQueue := openQueue(t, b, where, embedded.Options{})
 	q.Enqueue(ctx, msg("kept", "g"))
-	l.Close()
-	l, q = open(t, path, embedded.Options{})
-	defer l.Close()
+	closeQueue()
+	q, _ = openQueue(t, b, where, embedded.Options{})
 	if got, _ := q.Receive(ctx, 1); len(got) != 1 || got[0].ID != "kept" || string(got[0].Body) != `{"id":"kept"}` {
 		t.Errorf("after reopening: %v, want the queued message", ids(got))
 	}
@@ -119,10 +127,9 @@ func TestSurvivesReopen(t *testing.T) {
 // An id the queue accepted is not queued again: the same message is
 // accepted as a no-op, even after it was handled; another message under
 // the id is refused as a conflict.
-func TestAcceptedIDsAreRemembered(t *testing.T) {
+func acceptedIDsAreRemembered(t *testing.T, b backend) {
 	ctx := context.Background()
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{})
-	defer l.Close()
+	q := open(t, b, embedded.Options{})
 	m := engagement.Message{ID: "hr/x ev-1", Digest: "d1", Group: "g", Body: []byte(`{}`)}
 	if err := q.Enqueue(ctx, m); err != nil {
 		t.Fatal(err)
@@ -144,10 +151,9 @@ func TestAcceptedIDsAreRemembered(t *testing.T) {
 
 // Workers wait for work without polling: a message queued wakes a waiting
 // worker at once, and a backed-off message wakes it when it becomes visible.
-func TestWaitWakesOnWork(t *testing.T) {
+func waitWakesOnWork(t *testing.T, b backend) {
 	ctx := context.Background()
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{MaxWait: time.Minute, Backoff: 300 * time.Millisecond})
-	defer l.Close()
+	q := open(t, b, embedded.Options{MaxWait: time.Minute, Backoff: 300 * time.Millisecond})
 	changed := q.Changed()
 	done := make(chan struct{})
 	go func() { q.Wait(ctx, changed); close(done) }()
@@ -169,13 +175,12 @@ func TestWaitWakesOnWork(t *testing.T) {
 	}
 }
 
-// TestClockHook: with Options.Now the lease and the retry backoff follow
+// clockHook: with Options.Now the lease and the retry backoff follow
 // that clock, so a simulation can end a lease without sleeping.
-func TestClockHook(t *testing.T) {
+func clockHook(t *testing.T, b backend) {
 	ctx := context.Background()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{Visibility: time.Minute, Backoff: time.Second, Now: func() time.Time { return now }})
-	defer l.Close()
+	q := open(t, b, embedded.Options{Visibility: time.Minute, Backoff: time.Second, Now: func() time.Time { return now }})
 	if err := q.Enqueue(ctx, msg("a1", "a")); err != nil {
 		t.Fatal(err)
 	}
