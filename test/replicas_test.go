@@ -67,7 +67,7 @@ func TestReplicasShareOnePostgreSQLLedger(t *testing.T) {
 	now := time.Now()
 	endOf := func(i int) time.Time {
 		if i < ending {
-			return now.Add(20*time.Second + time.Duration(i)*time.Second)
+			return now.Add(25*time.Second + time.Duration(i)*500*time.Millisecond)
 		}
 		return now.Add(48 * time.Hour)
 	}
@@ -107,10 +107,17 @@ func TestReplicasShareOnePostgreSQLLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.p.cmd.Wait()
-	time.Sleep(2 * time.Second) // the stream goes on at the others meanwhile
+	t.Logf("replica %s killed %s after the first post", victim.addr, time.Since(now).Round(time.Millisecond))
+	if time.Now().After(endOf(0)) {
+		t.Fatalf("the replica was killed after the first end (%s): the test wants the ends to come while it is down", endOf(0).Format(time.TimeOnly))
+	}
+	// The stream goes on at the others meanwhile, and every end comes and
+	// goes while this replica is down.
+	time.Sleep(time.Until(endOf(ending-1)) + 3*time.Second)
 	victim.p = startServe(t, victim.data, victim.addr, append(env, "--tick=2s")...)
 	for range accepted {
 	}
+	t.Logf("all accepted %s after the first post", time.Since(now).Round(time.Millisecond))
 
 	ctx := context.Background()
 	l, err := ledger.Open(ctx, store)

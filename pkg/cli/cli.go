@@ -209,6 +209,9 @@ GET /readyz on --addr.`,
 				role = "the " + only + " only"
 			}
 			queue := "the embedded queue"
+			if host.Shared(g.cfg.Store) {
+				queue = "the embedded queue in the PostgreSQL ledger STINT_STORE names (shared by every replica)"
+			}
 			if g.cfg.QueueURL != "" {
 				queue = g.cfg.QueueURL
 			}

@@ -153,6 +153,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		h.Close()
 		return nil, err
 	}
+	h.closers = append(h.closers, h.Queue.Close)
 	if h.sb, err = h.openServiceBus(); err != nil {
 		h.Close()
 		return nil, err
