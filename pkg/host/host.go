@@ -131,7 +131,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("stint: data directory %s: %w", o.Data, err)
 	}
-	release, err := lock(o.Data)
+	release, err := Lock(o.Data)
 	if err != nil {
 		return nil, err
 	}

@@ -31,11 +31,11 @@ func (e *InUseError) Error() string {
 // FaultCode classifies it as a conflict.
 func (e *InUseError) FaultCode() fault.Code { return fault.Conflict }
 
-// lock takes the data directory for this process: an exclusive advisory
+// Lock takes the data directory for this process: an exclusive advisory
 // lock (flock) on <data>/lock, which the kernel releases when the process
 // ends, however it ends. The file holds the owner's pid, for the message
 // a second process gets.
-func lock(data string) (release func() error, err error) {
+func Lock(data string) (release func() error, err error) {
 	path := filepath.Join(data, "lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
