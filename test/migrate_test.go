@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,25 +25,8 @@ import (
 func TestMigrateFromSQLiteToPostgreSQL(t *testing.T) {
 	pg := postgres.Start(t, postgres.Options{})
 	store := pg.Database(t)
-	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
-	srv, err := tenant.StartTLS("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := tenant.WriteCA(ca); err != nil {
-		t.Fatal(err)
-	}
-	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
-	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
-	env := []string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
-		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=contractor-access=" + g.ID,
-		"STINT_WEBHOOK_SECRET=" + webhookSecret}
-	member := func(email string) bool {
-		u, ok := tenant.UserByMail(email)
-		return ok && slices.Contains(tenant.Members(g.ID), u.ID)
-	}
+	tenant := serveTenant(t, permissions)
+	env, member := tenant.env, tenant.member
 
 	data, addr := t.TempDir(), freeAddr(t)
 	serve := startServe(t, data, addr, env...)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/ledger"
-	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/webhook"
 	"github.com/stintdev/stint/test/postgres"
 )
@@ -29,21 +27,8 @@ import (
 func TestReplicasShareOnePostgreSQLLedger(t *testing.T) {
 	pg := postgres.Start(t, postgres.Options{})
 	store := pg.Database(t)
-	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
-	srv, err := tenant.StartTLS("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := tenant.WriteCA(ca); err != nil {
-		t.Fatal(err)
-	}
-	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
-	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
-	env := []string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
-		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=contractor-access=" + g.ID,
-		"STINT_WEBHOOK_SECRET=" + webhookSecret, "STINT_STORE=" + store}
+	tenant := serveTenant(t, permissions)
+	env := append(tenant.env, "STINT_STORE="+store)
 
 	type replica struct {
 		data, addr string
@@ -170,7 +155,7 @@ func TestReplicasShareOnePostgreSQLLedger(t *testing.T) {
 	}
 
 	members := map[string]bool{}
-	for _, id := range tenant.Members(g.ID) {
+	for _, id := range tenant.Members(tenant.group) {
 		members[id] = true
 	}
 	for i := range contractors {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -225,24 +226,10 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 // sandbox served by the test, reached like a real one through the AZURE_*
 // variables, SSL_CERT_FILE and STINT_GRAPH_ENDPOINT.
 func TestServeAgainstAConfiguredTenant(t *testing.T) {
-	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
-	srv, err := tenant.StartTLS("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	tenant := serveTenant(t, permissions)
 	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	tenant.WriteCA(ca)
-	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
-	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	serve := startServe(t, filepath.Join(dir, "data"), addr,
-		"SSL_CERT_FILE="+ca, "AZURE_AUTHORITY_HOST="+srv.URL, "AZURE_TENANT_ID="+tenantID, "AZURE_CLIENT_ID="+clientID,
-		"AZURE_CLIENT_SECRET="+secret, "STINT_GRAPH_ENDPOINT="+srv.URL, "STINT_GROUPS=contractor-access="+g.ID,
-		"STINT_WEBHOOK_SECRET="+webhookSecret)
+	addr := freeAddr(t)
+	serve := startServe(t, filepath.Join(dir, "data"), addr, tenant.env...)
 	defer func() { serve.cmd.Process.Signal(syscall.SIGTERM); serve.cmd.Wait() }()
 	if !strings.Contains(serve.out.String(), "against tenant "+tenantID) {
 		t.Errorf("first line: %s", serve.out)
@@ -259,7 +246,7 @@ func TestServeAgainstAConfiguredTenant(t *testing.T) {
 	resp.Body.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if u, ok := tenant.UserByMail("rae@partner.example"); ok && len(tenant.Members(g.ID)) == 1 && tenant.Members(g.ID)[0] == u.ID {
+		if u, ok := tenant.UserByMail("rae@partner.example"); ok && slices.Equal(tenant.Members(tenant.group), []string{u.ID}) {
 			break
 		}
 		if time.Now().After(deadline) {

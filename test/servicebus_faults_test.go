@@ -23,44 +23,20 @@ import (
 )
 
 // sbTenant is a Service Bus deployment of stint against a tenant the test
-// serves itself, so that it can break Graph under a running worker.
+// serves.
 type sbTenant struct {
-	tenant *sandbox.Tenant
-	group  string
-	sb     *sbtest.Server
-	env    []string
+	*servedTenant
+	sb *sbtest.Server
 }
 
 // newSBTenant starts the tenant, with perms granted to stint's app, and a
 // session queue whose locks last lock.
 func newSBTenant(t *testing.T, perms []string, lock time.Duration) *sbTenant {
 	t.Helper()
-	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
-	srv, err := tenant.StartTLS("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := tenant.WriteCA(ca); err != nil {
-		t.Fatal(err)
-	}
-	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: perms})
-	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
-	sb := sbtest.Start(t, sbtest.Options{Queues: []sbtest.QueueOptions{{Name: "events", RequiresSession: true, LockDuration: lock}}})
-	return &sbTenant{tenant: tenant, group: g.ID, sb: sb, env: []string{
-		"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
-		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=contractor-access=" + g.ID,
-		"STINT_WEBHOOK_SECRET=" + webhookSecret,
-		"STINT_QUEUE_URL=servicebus://" + sb.Namespace() + "/events",
-		"STINT_SERVICEBUS_CONNECTION=" + sb.ConnectionString(),
-	}}
-}
-
-// member reports whether the account with this address is in the group.
-func (w *sbTenant) member(email string) bool {
-	u, ok := w.tenant.UserByMail(email)
-	return ok && slices.Contains(w.tenant.Members(w.group), u.ID)
+	w := &sbTenant{servedTenant: serveTenant(t, perms)}
+	w.sb = sbtest.Start(t, sbtest.Options{Queues: []sbtest.QueueOptions{{Name: "events", RequiresSession: true, LockDuration: lock}}})
+	w.env = append(w.env, "STINT_QUEUE_URL=servicebus://"+w.sb.Namespace()+"/events", "STINT_SERVICEBUS_CONNECTION="+w.sb.ConnectionString())
+	return w
 }
 
 // deadLetters reads the queue's dead letters with stint's own client.
@@ -139,7 +115,7 @@ func TestServiceBusOutageIsAbandonedAndAppliedInOrder(t *testing.T) {
 	w := newSBTenant(t, permissions, 5*time.Second)
 	// Invitations fail for longer than one delivery's retries (the adapter
 	// retries within the message's handling time only), then Graph is back.
-	w.tenant.Inject(sandbox.Fault{Method: http.MethodPost, Path: "/invitations", Status: http.StatusServiceUnavailable, RetryAfter: "1", Times: 12})
+	w.Inject(sandbox.Fault{Method: http.MethodPost, Path: "/invitations", Status: http.StatusServiceUnavailable, RetryAfter: "1", Times: 12})
 	hookAddr, workerData := freeAddr(t), t.TempDir()
 	startRole(t, "webhook", t.TempDir(), hookAddr, w.env)
 	worker := startRole(t, "worker", workerData, freeAddr(t), w.env)
@@ -156,7 +132,7 @@ func TestServiceBusOutageIsAbandonedAndAppliedInOrder(t *testing.T) {
 		t.Errorf("the worker did not abandon the first delivery:\n%s", tail(out))
 	}
 	var failed int
-	for _, r := range w.tenant.GraphRequests() {
+	for _, r := range w.GraphRequests() {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/invitations") && r.Status == http.StatusServiceUnavailable {
 			failed++
 		}
@@ -164,7 +140,7 @@ func TestServiceBusOutageIsAbandonedAndAppliedInOrder(t *testing.T) {
 	if failed != 12 {
 		t.Errorf("%d invitations answered 503, want the 12 injected", failed)
 	}
-	if n := len(w.tenant.Invitations()); n != 1 {
+	if n := len(w.Invitations()); n != 1 {
 		t.Errorf("%d invitations, want one", n)
 	}
 
@@ -200,8 +176,8 @@ func TestServiceBusWorkerKilledOrRefusedLosesNothing(t *testing.T) {
 	// Eve already has an account: her start needs no invitation. The group
 	// addition hangs, long past the session lock, so that the worker is
 	// killed while it waits.
-	w.tenant.AddUser(sandbox.User{DisplayName: "Eve", Mail: "eve@partner.example", UserType: "Guest", AccountEnabled: true})
-	w.tenant.Inject(sandbox.Fault{Method: http.MethodPost, Path: "/groups/", Latency: 20 * time.Second, Times: 1})
+	w.AddUser(sandbox.User{DisplayName: "Eve", Mail: "eve@partner.example", UserType: "Guest", AccountEnabled: true})
+	w.Inject(sandbox.Fault{Method: http.MethodPost, Path: "/groups/", Latency: 20 * time.Second, Times: 1})
 	hookAddr, workerData, workerAddr := freeAddr(t), t.TempDir(), freeAddr(t)
 	startRole(t, "webhook", t.TempDir(), hookAddr, w.env)
 	worker := startRole(t, "worker", workerData, workerAddr, w.env)
@@ -221,7 +197,7 @@ func TestServiceBusWorkerKilledOrRefusedLosesNothing(t *testing.T) {
 	// Kill the worker once it has looked Eve up: its next request is the
 	// group addition that hangs.
 	waitFor(t, 30*time.Second, "the worker did not look Eve up", func() bool {
-		return slices.ContainsFunc(w.tenant.GraphRequests(), func(r sandbox.Request) bool {
+		return slices.ContainsFunc(w.GraphRequests(), func(r sandbox.Request) bool {
 			return r.Method == http.MethodGet && (strings.Contains(r.Query, "eve%40partner.example") || strings.Contains(r.Query, "eve@partner.example"))
 		})
 	})
@@ -239,7 +215,7 @@ func TestServiceBusWorkerKilledOrRefusedLosesNothing(t *testing.T) {
 	// The administrator grants the permission; the worker comes back (its
 	// new token carries the new role) and picks up Eve's message once the
 	// dead worker's session lock has expired.
-	w.tenant.SetPermissions(clientID, permissions...)
+	w.SetPermissions(clientID, permissions...)
 	worker = startRole(t, "worker", workerData, workerAddr, w.env)
 	defer func() {
 		if t.Failed() {
@@ -275,7 +251,7 @@ func TestServiceBusWorkerKilledOrRefusedLosesNothing(t *testing.T) {
 			t.Errorf("%s: %d added-or-found entries, want one", email, n)
 		}
 	}
-	if n := len(w.tenant.Members(w.group)); n != 2 {
+	if n := len(w.Members(w.group)); n != 2 {
 		t.Errorf("%d members, want eve and pia", n)
 	}
 }
