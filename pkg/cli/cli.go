@@ -187,8 +187,8 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.
 
 With STINT_QUEUE_URL=servicebus://<namespace>.servicebus.windows.net/<queue>
 the queue is Azure Service Bus; --only webhook|worker|sweep runs one role
-(as separate Azure Container Apps). Every role answers GET /healthz and
-GET /readyz on --addr.`,
+(as separate Azure Container Apps). Every role answers GET /healthz,
+GET /readyz and GET /metrics (Prometheus) on --addr.`,
 		PreRunE: func(*cobra.Command, []string) error {
 			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease), host.CheckRole(only))
 		},
@@ -221,7 +221,7 @@ GET /readyz on --addr.`,
 			return h.Run(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz) listens on")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz, /metrics) listens on")
 	cmd.Flags().StringVar(&only, "only", "", "run one role: webhook, worker or sweep (default all); e.g. as separate Azure Container Apps on a Service Bus queue (STINT_QUEUE_URL)")
 	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
 	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles. On Service Bus the queue's lock hides the message, and the lease bounds its handling: a crashed worker's contractor is taken over within it", minLease, maxLease))
