@@ -379,3 +379,28 @@ func TestAWSWorkerBinaryHasNoServiceBus(t *testing.T) {
 		t.Errorf("go version -m shows no aws-lambda-go or no Graph SDK: is this the worker?\n%s", out)
 	}
 }
+
+// The AWS Lambda functions link no Prometheus client: /metrics is stint
+// serve's (pkg/metrics), and the packages they share with it only offer
+// hooks.
+func TestLambdaBinariesHaveNoPrometheus(t *testing.T) {
+	for _, fn := range []string{"webhook", "worker", "sweep"} {
+		out, err := exec.Command("go", "version", "-m", build(t, fn)).CombinedOutput()
+		if err != nil {
+			t.Fatal(err, string(out))
+		}
+		if strings.Contains(string(out), "github.com/prometheus/") {
+			t.Errorf("the %s binary links a Prometheus module:\n%s", fn, out)
+		}
+		if !strings.Contains(string(out), "aws-lambda-go") {
+			t.Errorf("go version -m shows no aws-lambda-go: is this the %s function?\n%s", fn, out)
+		}
+	}
+	out, err := exec.Command("go", "version", "-m", build(t, "stint")).CombinedOutput()
+	if err != nil {
+		t.Fatal(err, string(out))
+	}
+	if !strings.Contains(string(out), "github.com/prometheus/client_golang") {
+		t.Errorf("the stint binary links no Prometheus client: is the check above looking for the right module?\n%s", out)
+	}
+}

@@ -182,8 +182,8 @@ SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.
 
 With STINT_QUEUE_URL=servicebus://<namespace>.servicebus.windows.net/<queue>
 the queue is Azure Service Bus; --only webhook|worker|sweep runs one role
-(as separate Azure Container Apps). Every role answers GET /healthz and
-GET /readyz on --addr.`,
+(as separate Azure Container Apps). Every role answers GET /healthz,
+GET /readyz and GET /metrics (Prometheus) on --addr.`,
 		PreRunE: func(*cobra.Command, []string) error {
 			return errors.Join(checkAddr(addr), checkWorkers(workers), checkLease(lease), checkTick(tick), host.CheckRole(only))
 		},
@@ -219,7 +219,7 @@ GET /readyz on --addr.`,
 			return h.Run(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz) listens on")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz, /metrics) listens on")
 	cmd.Flags().StringVar(&only, "only", "", "run one role: webhook, worker or sweep (default all); e.g. as separate Azure Container Apps on a Service Bus queue (STINT_QUEUE_URL)")
 	cmd.Flags().DurationVar(&tick, "tick", time.Minute, fmt.Sprintf("how often the tick acts on the starts and ends that are due (%s to %s); with several replicas on one ledger, one of them runs each tick", minTick, maxTick))
 	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))

@@ -110,6 +110,7 @@ func (c *Client) batch(ctx context.Context, op string, reqs []batchRequest) (map
 				}
 				break
 			}
+			c.observeItems(pending, results)
 			var again []batchRequest
 			var wait time.Duration
 			for _, r := range pending {

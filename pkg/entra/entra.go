@@ -35,6 +35,9 @@
 //   - Every write is logged (slog) with the Graph request-id of its
 //     response; tokens never are. requestlog.New collects those ids for the
 //     caller's own log line.
+//   - Every attempt on the wire and every $batch item can be observed
+//     (Config.Observe), named by Operation — a path template, never a URL —
+//     for metrics.
 package entra
 
 import (
@@ -43,6 +46,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +84,11 @@ type Config struct {
 	MaxRetries int
 	// Logger receives one line per write; nil means slog.Default().
 	Logger *slog.Logger
+	// Observe, when set, is told of every request on the wire — each
+	// attempt, so the 429s the SDK retries too — and of every item of a
+	// $batch: for metrics (pkg/metrics), without this package knowing of
+	// them.
+	Observe func(Observed)
 }
 
 // Credential builds the credential from the tenant settings (azidentity's
@@ -157,6 +166,7 @@ type Client struct {
 	endpoint string
 	cred     azcore.TokenCredential
 	log      *slog.Logger
+	observe  func(Observed)
 }
 
 // Endpoint is the Graph root the client talks to.
@@ -208,6 +218,9 @@ func New(cfg Config) (*Client, error) {
 		freshBody{},
 		roundUpRetryAfter{},
 	}
+	if cfg.Observe != nil { // inside the retries, so each attempt is seen
+		middleware = slices.Insert(middleware, len(middleware)-1, khttp.Middleware(observeRequests{cfg.Observe}))
+	}
 	httpClient := khttp.GetDefaultClient(middleware...)
 	if cfg.Transport != nil {
 		httpClient.Transport = khttp.NewCustomTransportWithParentTransport(cfg.Transport, middleware...)
@@ -219,7 +232,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	// Before the client is built: its request builders copy the base URL.
 	adapter.SetBaseUrl(cfg.Endpoint + "/v1.0")
-	return &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, cred: cfg.Credential, log: cfg.Logger}, nil
+	return &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, cred: cfg.Credential, log: cfg.Logger, observe: cfg.Observe}, nil
 }
 
 // retryWithinDeadline lets the SDK retry only when the wait fits in the

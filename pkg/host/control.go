@@ -85,7 +85,7 @@ func (h *Host) controlSweep(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
 	defer cancel()
-	sum, err := h.Sweeper.Run(ctx, in)
+	sum, err := h.runSweep(ctx, in)
 	answer := struct {
 		Summary sweep.Summary `json:"summary"`
 		Error   string        `json:"error,omitempty"`

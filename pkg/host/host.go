@@ -70,7 +70,8 @@ type Options struct {
 	// hides the message in hand (see handling).
 	Visibility time.Duration
 	// Only runs one role (RoleWebhook, RoleWorker, RoleSweep); all of
-	// them when empty. Every role serves /healthz and /readyz on Addr.
+	// them when empty. Every role serves /healthz, /readyz and /metrics
+	// on Addr.
 	Only string
 	// Server bounds the webhook's HTTP server (timeouts, header size,
 	// connections, shutdown grace); zero fields take webhook's defaults.
@@ -96,6 +97,8 @@ type Host struct {
 	// sb is the Service Bus queue, when STINT_QUEUE_URL names one (the
 	// embedded queue then only keeps its tables).
 	sb *ServiceBus
+	// obs are the metrics served at /metrics (metrics.go).
+	obs *observers
 
 	o        Options
 	listener net.Listener
@@ -158,11 +161,12 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		h.Close()
 		return nil, err
 	}
+	h.newObservers()
 	var dir *entra.Client
 	if o.Sandbox {
 		dir, h.Groups, err = h.startSandbox(ctx)
 	} else {
-		dir, err = wire.Directory(o.Config, o.Log, 10)
+		dir, err = wire.DirectoryWith(o.Config, entra.Config{Logger: o.Log, MaxRetries: 10, Observe: h.obs.graph})
 		h.Groups = o.Config.Groups
 	}
 	h.directory = dir
@@ -181,6 +185,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		h.Close()
 		return nil, err
 	}
+	h.observe()
 	return h, nil
 }
 
@@ -317,7 +322,7 @@ func (h *Host) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 		go func() { defer wg.Done(); c.Run(ctx) }()
 		return
 	}
-	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.Events.Process, Handling: handling(h.o.Visibility), Log: h.o.Log}
+	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.Events.Process, Handling: handling(h.o.Visibility), Log: h.o.Log, DeadLettered: h.obs.deadLettered}
 	if h.handled != nil {
 		consumer.Settled = h.handled
 	}
@@ -355,7 +360,7 @@ func (h *Host) schedule(ctx context.Context, mode string, every time.Duration) {
 func (h *Host) sweep(ctx context.Context, mode string) {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if _, err := h.Sweeper.Run(sctx, sweep.Input{Mode: mode}); err != nil {
+	if _, err := h.runSweep(sctx, sweep.Input{Mode: mode}); err != nil {
 		h.o.Log.Error("stint: sweep failed", "mode", mode, "error", err.Error())
 	}
 }

@@ -92,9 +92,11 @@ func (sb *ServiceBus) Close() error {
 	return sb.client.Close(ctx)
 }
 
-// health serves /healthz (the process is up) and /readyz (what its role
-// needs is reachable: the ledger, the queue, a Graph token).
+// health serves /healthz (the process is up), /readyz (what its role
+// needs is reachable: the ledger, the queue, a Graph token) and /metrics
+// (what its role reports, in the Prometheus format: metrics.go).
 func (h *Host) health(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", h.obs.m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

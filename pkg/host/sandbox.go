@@ -83,7 +83,7 @@ func (h *Host) startSandbox(ctx context.Context) (*entra.Client, map[string]stri
 		return nil, nil, err
 	}
 	dir, err := entra.NewLocal(entra.LocalTenant{Origin: srv.URL, TenantID: SandboxTenantID, ClientID: sandboxClientID, Secret: secret, Roots: ten.CAPool()},
-		entra.Config{Logger: h.o.Log, MaxRetries: 10})
+		entra.Config{Logger: h.o.Log, MaxRetries: 10, Observe: h.obs.graph})
 	if err != nil {
 		return nil, nil, err
 	}

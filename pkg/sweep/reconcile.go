@@ -269,6 +269,7 @@ func (r *reconcileRun) found(contractor, key, how, reason string) {
 // (or always, when ReportGhosts), to remove after it. Its first sighting
 // is kept as a mark.
 func (r *reconcileRun) ghost(u engagement.User, contractor, key, gid string) (Account, bool) {
+	r.sum.Ghosts++
 	mark := ghostPrefix + gid + "/" + u.ID
 	since, err := time.Parse(time.RFC3339, r.marks[mark])
 	if err != nil {

@@ -42,7 +42,10 @@ type Summary struct {
 	Removed   int    `json:"removed"`
 	Disabled  int    `json:"disabled"`
 	Flagged   int    `json:"flagged"`
-	Errors    int    `json:"errors"`
+	// Ghosts counts the memberships the reconcile found that no active
+	// engagement justifies: flagged within their grace, or removed.
+	Ghosts int `json:"ghosts"`
+	Errors int `json:"errors"`
 	// Complete is false when the run stopped at its time limit; the next
 	// run resumes where it stopped.
 	Complete bool `json:"complete"`
@@ -216,7 +219,7 @@ func (s *Sweeper) record(ctx context.Context, sum Summary) {
 	}
 	s.Log.InfoContext(ctx, "sweep: done", "mode", sum.Mode, "dry_run", sum.DryRun, "examined", sum.Examined,
 		"activated", sum.Activated, "expired", sum.Expired, "added", sum.Added, "removed", sum.Removed,
-		"disabled", sum.Disabled, "flagged", sum.Flagged, "errors", sum.Errors, "complete", sum.Complete,
+		"disabled", sum.Disabled, "flagged", sum.Flagged, "ghosts", sum.Ghosts, "errors", sum.Errors, "complete", sum.Complete,
 		"seconds", sum.Seconds, "accounts", sum.Accounts)
 }
 

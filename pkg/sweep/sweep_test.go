@@ -224,6 +224,9 @@ func TestReconcile(t *testing.T) {
 		if !sum.Complete || sum.Errors != 0 || sum.Examined != 3 {
 			t.Errorf("summary %+v, want complete, no errors, 3 members examined (legit, ghost, late)", sum)
 		}
+		if sum.Ghosts != 1 {
+			t.Errorf("summary counts %d ghosts, want 1 (flagged, within its grace)", sum.Ghosts)
+		}
 	})
 	t.Run("within the grace period the ghost stays", func(t *testing.T) {
 		e.now = e.at(0.9)
@@ -235,8 +238,8 @@ func TestReconcile(t *testing.T) {
 	t.Run("after the grace period the ghost is removed", func(t *testing.T) {
 		e.now = e.at(1.01)
 		sum, _ := e.run(t, "reconcile", false)
-		if slices.Contains(e.tenant.Members(cg), ghost.ID) || sum.Removed != 1 || !hasReason(sum, ghost.ID, "removed", "grace period") {
-			t.Errorf("after the grace: summary %+v; want the ghost removed", sum)
+		if slices.Contains(e.tenant.Members(cg), ghost.ID) || sum.Removed != 1 || sum.Ghosts != 1 || !hasReason(sum, ghost.ID, "removed", "grace period") {
+			t.Errorf("after the grace: summary %+v; want the ghost counted and removed", sum)
 		}
 		if !slices.Contains(e.tenant.Members(cg), drift.ID) || len(e.tenant.Members(cg)) != 3 {
 			t.Errorf("members = %v, want the three contractors", e.tenant.Members(cg))

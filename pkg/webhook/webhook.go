@@ -104,6 +104,39 @@ type Handler struct {
 	// Now is the clock an event's time is checked against; nil is
 	// time.Now. Tests set it.
 	Now func() time.Time
+	// Observe, when set, is told what became of each delivery — for
+	// metrics (pkg/metrics), without this package linking them: result is
+	// Accepted, Duplicate, Refused or Unavailable; reason, for a refusal,
+	// is one of a fixed few words (too_large, unauthorized, invalid,
+	// time_ahead, unknown_access, id_reused, method, unreadable), never
+	// the sender's.
+	Observe func(result, reason string)
+}
+
+// What became of a delivery, as Observe is told.
+const (
+	// Accepted: queued (202).
+	Accepted = "accepted"
+	// Duplicate: the queue held the same event already (202 again). Only
+	// a queue that remembers what it accepted (Remembering) tells; on the
+	// others a duplicate is counted as accepted.
+	Duplicate = "duplicate"
+	// Refused: 4xx, with the reason.
+	Refused = "refused"
+	// Unavailable: the queue was (503).
+	Unavailable = "unavailable"
+)
+
+// Remembering is a queue that can tell whether it accepted a message
+// before, so that Observe hears of a duplicate (the embedded queue).
+type Remembering interface {
+	Accepted(ctx context.Context, m engagement.Message) (bool, error)
+}
+
+func (h *Handler) observe(result, reason string) {
+	if h.Observe != nil {
+		h.Observe(result, reason)
+	}
 }
 
 // Response is what the handler answers, transport-neutral.
@@ -122,20 +155,24 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 	log := h.Log.With("webhook_id", clip(header.Get("webhook-id")))
 	if len(body) > event.MaxBodySize {
 		log.WarnContext(ctx, "webhook: refused", "status", 413, "bytes", len(body))
+		h.observe(Refused, "too_large")
 		return problem(http.StatusRequestEntityTooLarge, "Payload too large", fmt.Sprintf("the body is %d bytes; the limit is %d", len(body), event.MaxBodySize), nil)
 	}
 	if err := h.Verifier.Verify(body, header); err != nil {
 		log.WarnContext(ctx, "webhook: refused", "status", 401, "reason", err.Error())
+		h.observe(Refused, "unauthorized")
 		return problem(http.StatusUnauthorized, "Unauthorized", err.Error(), nil)
 	}
 	ev, err := event.Parse(body)
 	var perr *event.Error
 	if errors.As(err, &perr) {
 		log.WarnContext(ctx, "webhook: refused", "status", 400, "pointer", perr.Pointer, "reason", perr.Reason)
+		h.observe(Refused, "invalid")
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": perr.Pointer, "reason": perr.Reason})
 	}
-	if err := h.check(ev); err != nil {
+	if reason, err := h.check(ev); err != nil {
 		log.WarnContext(ctx, "webhook: refused", "status", 400, "event_id", ev.ID, "pointer", err.Pointer, "reason", err.Reason)
+		h.observe(Refused, reason)
 		return problem(http.StatusBadRequest, "Invalid event", err.Error(), map[string]string{"pointer": err.Pointer, "reason": err.Reason})
 	}
 	return h.enqueue(ctx, log, ev, body)
@@ -149,30 +186,55 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 // different event: refused with 409 rather than dropped as a duplicate.
 func (h *Handler) enqueue(ctx context.Context, log *slog.Logger, ev event.Event, body []byte) Response {
 	msg := engagement.Message{ID: ev.Key(), Digest: ev.Digest(), Group: ev.ContractorKey(), Body: body}
+	again := h.acceptedBefore(ctx, msg)
 	err := h.Queue.Enqueue(ctx, msg)
 	switch {
 	case fault.Is(err, fault.Conflict):
 		log.WarnContext(ctx, "webhook: refused", "status", 409, "event_id", ev.ID, "source", ev.Source, "reason", "event id reused with another body")
+		h.observe(Refused, "id_reused")
 		detail := fmt.Sprintf("event id %q from source %q was already accepted with another body; the same id with a different body is refused: send a new id for a new event", ev.ID, ev.Source)
 		return problem(http.StatusConflict, "Event id reused", detail, map[string]string{"pointer": "/id"})
 	case err != nil:
 		log.ErrorContext(ctx, "webhook: queue unavailable", "status", 503, "event_id", ev.ID, "source", ev.Source, "error", err.Error())
+		h.observe(Unavailable, "")
 		r := problem(http.StatusServiceUnavailable, "Queue unavailable", "the event was not accepted; send it again later", nil)
 		r.Headers["Retry-After"] = "30"
 		return r
 	}
 	log.InfoContext(ctx, "webhook: accepted", "status", 202, "event_id", ev.ID, "source", ev.Source, "type", string(ev.Type), "engagement", ev.Data.EngagementID, "contractor", ev.ContractorKey())
+	if again {
+		h.observe(Duplicate, "")
+	} else {
+		h.observe(Accepted, "")
+	}
 	b, _ := json.Marshal(map[string]string{"id": ev.ID, "status": "accepted"})
 	return Response{Status: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
 }
 
-// check refuses, before the queue, an event the worker could never apply
-// and would only dead-letter after the sender was told 202.
-func (h *Handler) check(ev event.Event) *event.Error {
-	if err := h.checkTime(ev); err != nil {
-		return err
+// acceptedBefore asks a Remembering queue, when someone observes, whether
+// it holds msg already. Asked before Enqueue, so two identical deliveries
+// at the same instant may both count as accepted; a failure to tell
+// counts the delivery as accepted.
+func (h *Handler) acceptedBefore(ctx context.Context, msg engagement.Message) bool {
+	r, ok := h.Queue.(Remembering)
+	if !ok || h.Observe == nil {
+		return false
 	}
-	return h.checkAccess(ev)
+	again, err := r.Accepted(ctx, msg)
+	return err == nil && again
+}
+
+// check refuses, before the queue, an event the worker could never apply
+// and would only dead-letter after the sender was told 202; reason names
+// the check for Observe.
+func (h *Handler) check(ev event.Event) (reason string, err *event.Error) {
+	if err := h.checkTime(ev); err != nil {
+		return "time_ahead", err
+	}
+	if err := h.checkAccess(ev); err != nil {
+		return "unknown_access", err
+	}
+	return "", nil
 }
 
 // checkTime applies the worker's clock-skew rule (engagement.MaxClockSkew):
@@ -218,6 +280,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	if req.IsBase64Encoded {
 		var err error
 		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
+			h.observe(Refused, "invalid")
 			r := problem(http.StatusBadRequest, "Bad request", "the body is marked base64 but is not", nil)
 			return events.LambdaFunctionURLResponse{StatusCode: r.Status, Headers: r.Headers, Body: r.Body}, nil
 		}
@@ -233,12 +296,14 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 // ServeHTTP serves the same over plain HTTP, for the single-process host.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
+		h.observe(Refused, "method")
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST events here", http.StatusMethodNotAllowed)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, event.MaxBodySize+1))
 	if err != nil {
+		h.observe(Refused, "unreadable")
 		http.Error(w, "could not read the body", http.StatusBadRequest)
 		return
 	}

@@ -112,22 +112,23 @@ func TestWebhook(t *testing.T) {
 		wantStatus int
 		wantInBody string
 		enqueued   bool
+		observed   string // what Observe was told: result and reason
 	}{
-		{name: "a signed valid event is accepted", body: started, headers: signed(t, secretA, now, started), wantStatus: 202, wantInBody: `"id":"01JD7A1B2C3D4E5F6G7H8J9K0M"`, enqueued: true},
-		{name: "the second secret of a rotation is accepted", body: started, headers: signed(t, secretB, now, started), wantStatus: 202, enqueued: true},
-		{name: "a base64 body from the Function URL", body: started, headers: signed(t, secretA, now, started), base64: true, wantStatus: 202, enqueued: true},
-		{name: "a signature by another secret", body: started, headers: signed(t, "whsec_"+base64.StdEncoding.EncodeToString([]byte("another-secret-of-32-bytes-long!")), now, started), wantStatus: 401, wantInBody: "no signature matches"},
-		{name: "a body changed after signing", body: bytes.Replace(started, []byte("Bo Chen"), []byte("Mallory"), 1), headers: signed(t, secretA, now, started), wantStatus: 401, wantInBody: "no signature matches"},
-		{name: "a stale timestamp", body: started, headers: signed(t, secretA, now.Add(-6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes"},
-		{name: "a timestamp from the future", body: started, headers: signed(t, secretA, now.Add(6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes"},
-		{name: "no signature headers", body: started, headers: map[string]string{}, wantStatus: 401, wantInBody: "headers are required"},
-		{name: "an invalid event", body: sample(t, "invalid/started-without-endsAt.json"), headers: signed(t, secretA, now, sample(t, "invalid/started-without-endsAt.json")), wantStatus: 400, wantInBody: `"pointer":"/data/endsAt"`},
-		{name: "an unconfigured access key", body: sample(t, "valid/extended.json"), headers: signed(t, secretA, now, sample(t, "valid/extended.json")), clock: time.Date(2027, 2, 20, 12, 30, 0, 0, time.UTC), wantStatus: 400, wantInBody: `"pointer":"/data/access/1"`},
+		{name: "a signed valid event is accepted", body: started, headers: signed(t, secretA, now, started), wantStatus: 202, wantInBody: `"id":"01JD7A1B2C3D4E5F6G7H8J9K0M"`, enqueued: true, observed: "accepted"},
+		{name: "the second secret of a rotation is accepted", body: started, headers: signed(t, secretB, now, started), wantStatus: 202, enqueued: true, observed: "accepted"},
+		{name: "a base64 body from the Function URL", body: started, headers: signed(t, secretA, now, started), base64: true, wantStatus: 202, enqueued: true, observed: "accepted"},
+		{name: "a signature by another secret", body: started, headers: signed(t, "whsec_"+base64.StdEncoding.EncodeToString([]byte("another-secret-of-32-bytes-long!")), now, started), wantStatus: 401, wantInBody: "no signature matches", observed: "refused unauthorized"},
+		{name: "a body changed after signing", body: bytes.Replace(started, []byte("Bo Chen"), []byte("Mallory"), 1), headers: signed(t, secretA, now, started), wantStatus: 401, wantInBody: "no signature matches", observed: "refused unauthorized"},
+		{name: "a stale timestamp", body: started, headers: signed(t, secretA, now.Add(-6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes", observed: "refused unauthorized"},
+		{name: "a timestamp from the future", body: started, headers: signed(t, secretA, now.Add(6*time.Minute), started), wantStatus: 401, wantInBody: "more than 5 minutes", observed: "refused unauthorized"},
+		{name: "no signature headers", body: started, headers: map[string]string{}, wantStatus: 401, wantInBody: "headers are required", observed: "refused unauthorized"},
+		{name: "an invalid event", body: sample(t, "invalid/started-without-endsAt.json"), headers: signed(t, secretA, now, sample(t, "invalid/started-without-endsAt.json")), wantStatus: 400, wantInBody: `"pointer":"/data/endsAt"`, observed: "refused invalid"},
+		{name: "an unconfigured access key", body: sample(t, "valid/extended.json"), headers: signed(t, secretA, now, sample(t, "valid/extended.json")), clock: time.Date(2027, 2, 20, 12, 30, 0, 0, time.UTC), wantStatus: 400, wantInBody: `"pointer":"/data/access/1"`, observed: "refused unknown_access"},
 		{name: "an event time more than 5 minutes ahead of the clock", body: started, headers: signed(t, secretA, now, started), clock: time.Date(2026, 11, 22, 9, 8, 30, 0, time.UTC), wantStatus: 400,
-			wantInBody: `"pointer":"/time","reason":"2026-11-22T10:15:00+01:00 is 6m30s ahead of this server's clock (2026-11-22T09:08:30Z); the limit is 5m0s: fix the sender's clock"`},
-		{name: "an event time 5 minutes ahead is within the limit", body: started, headers: signed(t, secretA, now, started), clock: time.Date(2026, 11, 22, 9, 10, 0, 0, time.UTC), wantStatus: 202, enqueued: true},
-		{name: "a body over 64 KiB", body: bytes.Repeat([]byte(" "), 64<<10+1), headers: map[string]string{}, wantStatus: 413},
-		{name: "the queue is down", body: started, headers: signed(t, secretA, now, started), queueErr: errors.New("sqs: connection refused"), wantStatus: 503},
+			wantInBody: `"pointer":"/time","reason":"2026-11-22T10:15:00+01:00 is 6m30s ahead of this server's clock (2026-11-22T09:08:30Z); the limit is 5m0s: fix the sender's clock"`, observed: "refused time_ahead"},
+		{name: "an event time 5 minutes ahead is within the limit", body: started, headers: signed(t, secretA, now, started), clock: time.Date(2026, 11, 22, 9, 10, 0, 0, time.UTC), wantStatus: 202, enqueued: true, observed: "accepted"},
+		{name: "a body over 64 KiB", body: bytes.Repeat([]byte(" "), 64<<10+1), headers: map[string]string{}, wantStatus: 413, observed: "refused too_large"},
+		{name: "the queue is down", body: started, headers: signed(t, secretA, now, started), queueErr: errors.New("sqs: connection refused"), wantStatus: 503, observed: "unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,6 +138,8 @@ func TestWebhook(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			h := newHandler(t, q, &logs)
+			var observed []string
+			h.Observe = func(result, reason string) { observed = append(observed, strings.TrimSpace(result+" "+reason)) }
 			if !tt.clock.IsZero() {
 				h.Now = func() time.Time { return tt.clock }
 			}
@@ -162,6 +165,9 @@ func TestWebhook(t *testing.T) {
 				if err := json.Unmarshal([]byte(resp.Body), &p); err != nil || p["status"] != float64(tt.wantStatus) || p["title"] == "" {
 					t.Errorf("problem body %s: want status and title", resp.Body)
 				}
+			}
+			if want := []string{tt.observed}; !slices.Equal(observed, want) {
+				t.Errorf("Observe was told %q, want %q", observed, want)
 			}
 			if got := len(q.got) == 1; got != tt.enqueued {
 				t.Fatalf("enqueued %d messages, want enqueued=%v", len(q.got), tt.enqueued)
@@ -328,5 +334,51 @@ func TestReusedEventID(t *testing.T) {
 	}
 	if want := []string{"hr/workday 01JD7A1B2C3D4E5F6G7H8J9K0M", "hr/workday 01JD7A1B2C3D4E5F6G7H8J9K0M", "hr/vms 01JD7A1B2C3D4E5F6G7H8J9K0M"}; !slices.Equal(ids, want) {
 		t.Errorf("enqueued ids = %q, want %q", ids, want)
+	}
+}
+
+// rememberingQueue is keyedQueue that can also tell whether it holds a
+// message (webhook.Remembering), counting the questions.
+type rememberingQueue struct {
+	*fakeQueue
+	asked int
+}
+
+func (q *rememberingQueue) Accepted(_ context.Context, m engagement.Message) (bool, error) {
+	q.asked++
+	for _, got := range q.got {
+		if got.ID == m.ID && got.Digest == m.Digest {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// A queue that remembers what it accepted lets Observe tell a duplicate
+// from a new event; nobody observing, it is not asked.
+func TestObserveTellsADuplicate(t *testing.T) {
+	started := sample(t, "valid/started-future.json")
+	changed := bytes.Replace(started, []byte("Bo Chen"), []byte("Bo Chen-Li"), 1)
+	q := &rememberingQueue{fakeQueue: keyedQueue()}
+	var logs bytes.Buffer
+	h := newHandler(t, q.fakeQueue, &logs)
+	h.Queue = q
+	var observed []string
+	h.Observe = func(result, reason string) { observed = append(observed, strings.TrimSpace(result+" "+reason)) }
+	for _, body := range [][]byte{started, started, changed} {
+		if _, err := h.Handle(context.Background(), events.LambdaFunctionURLRequest{Headers: signed(t, secretA, time.Now(), body), Body: string(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"accepted", "duplicate", "refused id_reused"}; !slices.Equal(observed, want) {
+		t.Errorf("Observe was told %q, want %q", observed, want)
+	}
+
+	h.Observe, q.asked = nil, 0
+	if _, err := h.Handle(context.Background(), events.LambdaFunctionURLRequest{Headers: signed(t, secretA, time.Now(), started), Body: string(started)}); err != nil {
+		t.Fatal(err)
+	}
+	if q.asked != 0 {
+		t.Errorf("the queue was asked %d times whether it held the event with nobody observing, want 0", q.asked)
 	}
 }

@@ -83,9 +83,16 @@ func Policies(tenant policy.Tenant, l policy.Ledger, groups map[string]string, p
 // Directory builds the Graph adapter for the configured tenant. It makes
 // no request.
 func Directory(cfg config.Config, log *slog.Logger, maxRetries int) (*entra.Client, error) {
+	return DirectoryWith(cfg, entra.Config{Logger: log, MaxRetries: maxRetries})
+}
+
+// DirectoryWith is Directory with the adapter's other settings (an
+// Observe hook): its endpoint and credential come from cfg.
+func DirectoryWith(cfg config.Config, o entra.Config) (*entra.Client, error) {
 	cred, err := entra.Credential(cfg.Tenant, nil)
 	if err != nil {
 		return nil, err
 	}
-	return entra.New(entra.Config{Endpoint: cfg.GraphEndpoint, Credential: cred, Logger: log, MaxRetries: maxRetries})
+	o.Endpoint, o.Credential = cfg.GraphEndpoint, cred
+	return entra.New(o)
 }

@@ -56,6 +56,10 @@ type Handler struct {
 	// contractor to finish before it fails transiently (default
 	// DefaultClaimWait; negative: not at all).
 	ClaimWait time.Duration
+	// Observe, when set, is told what became of each message Process
+	// handles (see observe) — for metrics (pkg/metrics), without this
+	// package linking them.
+	Observe func(outcome string)
 }
 
 func (h *Handler) claimWait() time.Duration {

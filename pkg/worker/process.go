@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -14,20 +15,22 @@ import (
 // what it came to: done (applied, or nothing to do), retry (a transient
 // failure, with the wait Graph asked for), or dead (it can never succeed,
 // with the code and the reason). The transport settles the message. A
-// panic is recovered and is a retry.
+// panic is recovered and is a retry. Observe, when set, is told.
 func (h *Handler) Process(ctx context.Context, msg engagement.Message) (v engagement.Verdict) {
+	var res Result
 	defer func() {
 		if p := recover(); p != nil {
 			h.Log.ErrorContext(ctx, "worker: panic handling a message; it will be redelivered", "message_id", msg.ID,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			v = VerdictOf(fault.Errorf(fault.Transient, "worker: panic: %v", p))
 		}
+		h.observe(v, res.Outcome)
 	}()
 	ev, err := event.Parse(msg.Body)
 	key := ""
 	if err == nil {
 		key = ev.Key()
-		_, err = h.HandleEvent(ctx, ev)
+		res, err = h.HandleEvent(ctx, ev)
 	} else {
 		h.refusedUnparsed(ctx, msg, err)
 	}
@@ -37,6 +40,31 @@ func (h *Handler) Process(ctx context.Context, msg engagement.Message) (v engage
 		h.Log.WarnContext(ctx, "worker: the message can never apply; it goes to the dead letters", "message_id", msg.ID, "code", string(v.Code()), "reason", v.Reason())
 	}
 	return v
+}
+
+// What became of a message that did not apply, as Observe is told.
+const (
+	// Refused: it can never succeed (a dead verdict).
+	Refused = "refused"
+	// Retried: it failed transiently and is retried.
+	Retried = "retried"
+)
+
+// observe tells Observe what became of a message: the event's outcome
+// when it is done (applied, applied_out_of_order, stale, duplicate), else
+// Refused or Retried.
+func (h *Handler) observe(v engagement.Verdict, o engagement.Outcome) {
+	if h.Observe == nil {
+		return
+	}
+	switch v.Outcome {
+	case engagement.Done:
+		h.Observe(string(cmp.Or(o, engagement.Applied)))
+	case engagement.Dead:
+		h.Observe(Refused)
+	default:
+		h.Observe(Retried)
+	}
 }
 
 // VerdictOf is the one table from fault codes to outcomes: what can never

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
 )
 
 // Consumer takes messages from the queue and settles them the embedded
@@ -23,6 +24,10 @@ type Consumer struct {
 	// Settled, when set, receives the id of each message acknowledged
 	// (dropped when nobody reads it).
 	Settled chan<- string
+	// DeadLettered, when set, is told the stint code of each message
+	// moved to the dead letters: one the handler said can never succeed,
+	// or one out of attempts (transient). For metrics.
+	DeadLettered func(code fault.Code)
 }
 
 // Run takes messages until ctx ends, and waits for the queue to change
@@ -63,10 +68,22 @@ func (c *Consumer) settle(ctx context.Context, m Message) {
 	case engagement.Dead:
 		if err := c.Queue.DeadLetter(ctx, m.Message, v.Err); err != nil {
 			c.Log.Error("embedded queue: could not dead-letter a message; its lease will bring it back", "id", m.ID, "error", err.Error())
+			return
 		}
+		c.deadLettered(v.Code())
 	default:
 		if err := c.Queue.Retry(ctx, m, v.Err); err != nil {
 			c.Log.Error("embedded queue: could not reschedule a message; its lease will bring it back", "id", m.ID, "error", err.Error())
+			return
 		}
+		if m.Attempts >= c.Queue.o.MaxAttempts { // Retry moved it to the dead letters
+			c.deadLettered(v.Code())
+		}
+	}
+}
+
+func (c *Consumer) deadLettered(code fault.Code) {
+	if c.DeadLettered != nil {
+		c.DeadLettered(code)
 	}
 }
