@@ -72,7 +72,7 @@ var Settings = []Setting{
 	{Name: "STINT_DEFAULT_ACCESS", Default: "contractor-access", ReadBy: graphUsers,
 		Doc: "Access keys granted when an event lists none, comma separated; each a key of `STINT_GROUPS`."},
 	{Name: "STINT_STORE", ReadBy: []Binary{Worker, Sweep, Stint},
-		Doc: "The ledger: `sqlite:///path/to/stint.db` or `dynamodb://table`. (`stint` keeps its ledger in its data directory; `stint policy` records the policies it owns in this one when set, so that the sweep function sees them.)"},
+		Doc: "The ledger: `sqlite:///path/to/stint.db`, `dynamodb://table` or `postgres://user@host/db` (add `?azure=entra` for Azure Database for PostgreSQL with an Entra token as the password). `stint serve` keeps its ledger and queue in the PostgreSQL database this names, shared by every replica, and otherwise in its data directory; `stint policy` records the policies it owns in this ledger when set, so that the sweep function sees them."},
 	{Name: "STINT_WEBHOOK_SECRET", Secret: true, ReadBy: []Binary{Webhook, Stint},
 		Doc: "Standard Webhooks secret(s), `whsec_<base64>`, several separated by spaces to rotate. `stint serve` makes one in its data directory when unset."},
 	{Name: "STINT_QUEUE_URL", ReadBy: []Binary{Webhook, Stint},

@@ -32,7 +32,7 @@ var copyTables = []struct{ table, columns string }{
 }
 
 // Copy copies every queued message (each contractor's in order, attempts
-// kept, none leased), every dead letter and every remembered id from
+// kept, a leased one visible at once), every dead letter and every remembered id from
 // from into to, which must be empty, in one transaction of to, and checks
 // the counts. Nothing may use from meanwhile (stop stint serve first).
 func Copy(ctx context.Context, from, to *Queue) (Counts, error) {
@@ -85,8 +85,9 @@ func copyTable(ctx context.Context, from, to *Queue, tx *sql.Tx, table, columns 
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		if table == "queue" {
-			values[5] = 0 // leased: whoever held it is gone
+		if table == "queue" && fmt.Sprint(values[5]) != "0" {
+			// Leased by a worker that is gone: visible at once.
+			values[4], values[5] = to.now().UnixNano(), 0
 		}
 		if _, err := tx.ExecContext(ctx, insert, values...); err != nil {
 			return err

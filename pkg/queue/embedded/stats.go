@@ -42,7 +42,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 // webhook asks, to count duplicates (webhook.Remembering).
 func (q *Queue) Accepted(ctx context.Context, m engagement.Message) (bool, error) {
 	var digest string
-	err := q.db.QueryRowContext(ctx, "SELECT digest FROM accepted WHERE id = ?", m.ID).Scan(&digest)
+	err := q.db.QueryRowContext(ctx, q.d.bind("SELECT digest FROM accepted WHERE id = ?"), m.ID).Scan(&digest)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil

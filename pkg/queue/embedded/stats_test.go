@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -18,11 +17,12 @@ import (
 
 // Stats counts the queued messages, leased ones too, dates the oldest by
 // when it was queued, and counts the dead letters.
-func TestStats(t *testing.T) {
+func TestStats(t *testing.T) { eachBackend(t, testStats) }
+
+func testStats(t *testing.T, b backend) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{Now: func() time.Time { return now }})
-	defer l.Close()
+	q := open(t, b, embedded.Options{Now: func() time.Time { return now }})
 	if s, err := q.Stats(ctx); err != nil || s != (embedded.Stats{}) {
 		t.Fatalf("Stats of an empty queue = %+v, %v; want zeros", s, err)
 	}
@@ -48,10 +48,11 @@ func TestStats(t *testing.T) {
 
 // Accepted tells the same message again (a duplicate) from a new one and
 // from another message reusing the id.
-func TestAccepted(t *testing.T) {
+func TestAccepted(t *testing.T) { eachBackend(t, testAccepted) }
+
+func testAccepted(t *testing.T, b backend) {
 	ctx := context.Background()
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{})
-	defer l.Close()
+	q := open(t, b, embedded.Options{})
 	m := msg("a1", "a")
 	m.Digest = "d1"
 	if again, err := q.Accepted(ctx, m); err != nil || again {
@@ -76,8 +77,7 @@ func TestAccepted(t *testing.T) {
 func TestConsumerTellsDeadLettered(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	l, q := open(t, filepath.Join(t.TempDir(), "s.db"), embedded.Options{MaxAttempts: 2, Backoff: time.Millisecond})
-	defer l.Close()
+	q := open(t, sqliteBackend(), embedded.Options{MaxAttempts: 2, Backoff: time.Millisecond})
 	var mu sync.Mutex
 	var codes []string
 	c := &embedded.Consumer{Queue: q, Handling: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
