@@ -352,16 +352,36 @@ func (h *Host) schedule(ctx context.Context, mode string, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			h.sweep(ctx, mode)
+			h.sweep(ctx, mode, every)
 		}
 	}
 }
 
-func (h *Host) sweep(ctx context.Context, mode string) {
+// sweep runs a scheduled sweep. Replicas on one ledger each schedule the
+// sweeps, and a lease keeps two runs apart; a reconcile, which reads every
+// group from Graph, also runs once a period between them: a replica skips
+// it when another finished one less than 90% of a period ago (the mark
+// sweep/reconcile/done). Ticks are cheap, and more of them end access
+// sooner.
+func (h *Host) sweep(ctx context.Context, mode string, every time.Duration) {
+	done := "sweep/" + mode + "/done"
+	if mode == "reconcile" {
+		marks, err := h.Ledger.Marks(ctx, done)
+		if last, perr := time.Parse(time.RFC3339Nano, marks[done]); err == nil && perr == nil && time.Since(last) < every-every/10 {
+			return
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if _, err := h.runSweep(sctx, sweep.Input{Mode: mode}); err != nil {
+	sum, err := h.runSweep(sctx, sweep.Input{Mode: mode})
+	if err != nil {
 		h.o.Log.Error("stint: sweep failed", "mode", mode, "error", err.Error())
+		return
+	}
+	if mode == "reconcile" && !sum.Skipped {
+		if err := h.Ledger.SetMark(ctx, done, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			h.o.Log.Warn("stint: the reconcile's time not recorded; another replica may run one sooner", "error", err.Error())
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stintdev/stint/pkg/config"
+	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
@@ -121,5 +122,56 @@ func TestTheSandboxIsChosen(t *testing.T) {
 	}
 	if got := host.Chosen(data); got != "sandbox" {
 		t.Errorf("Chosen = %q, want sandbox", got)
+	}
+}
+
+// A scheduled reconcile is skipped while another replica on the ledger
+// keeps reconciling (its mark fresher than 90% of a period), and runs once
+// the others stop.
+func TestAReconcileRunsOncePerPeriodAcrossReplicas(t *testing.T) {
+	cfg := defaults(t)
+	h, err := host.Open(context.Background(), host.Options{Config: cfg, Sandbox: true, Data: t.TempDir(), Addr: "127.0.0.1:0",
+		TickEvery: -1, ReconcileEvery: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// A ghost, so that each reconcile leaves its summary in the audit trail.
+	ghost := h.Sandbox.AddUser(sandbox.User{Mail: "ghost@old.example", UserType: "Guest", AccountEnabled: true})
+	h.Sandbox.AddMember(h.Groups["contractor-access"], ghost.ID)
+	reconciles := func() int {
+		trail, err := h.Ledger.Audit(context.Background(), engagement.AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range trail {
+			if a.Action == engagement.SweepSummary && a.Actor == "stint:reconcile" {
+				n++
+			}
+		}
+		return n
+	}
+	other := func() { // another replica finishing a reconcile now
+		h.Ledger.SetMark(context.Background(), "sweep/reconcile/done", time.Now().UTC().Format(time.RFC3339Nano))
+	}
+	other()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	for range 15 { // 1.5 s: five periods
+		time.Sleep(100 * time.Millisecond)
+		other()
+	}
+	if n := reconciles(); n != 0 {
+		t.Errorf("%d reconciles while another replica kept reconciling, want none", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for reconciles() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconcile 5 s after the other replica stopped")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
