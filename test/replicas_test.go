@@ -1,11 +1,9 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"syscall"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/ledger"
-	"github.com/stintdev/stint/pkg/webhook"
 	"github.com/stintdev/stint/test/postgres"
 )
 
@@ -56,34 +53,8 @@ func TestReplicasShareOnePostgreSQLLedger(t *testing.T) {
 		}
 		return now.Add(48 * time.Hour)
 	}
-	var bodies [][]byte
-	for i := range contractors {
-		email, eng := fmt.Sprintf("r%03d@vendor.example", i), fmt.Sprintf("ENG-R%03d", i)
-		bodies = append(bodies,
-			evt(fmt.Sprintf("r-s-%03d", i), "started", eng, email, now.Add(-2*time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}),
-			evt(fmt.Sprintf("r-x-%03d", i), "extended", eng, email, now.Add(-time.Minute), map[string]any{"endsAt": ts(endOf(i))}))
-	}
-	accepted := make(chan int, len(bodies))
-	go func() {
-		defer close(accepted)
-		for i, b := range bodies {
-			for {
-				r := replicas[rand.IntN(len(replicas))]
-				h, _ := webhook.Sign(webhookSecret, fmt.Sprint("d-", i), time.Now(), b)
-				req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+"/events", bytes.NewReader(b))
-				req.Header = h
-				resp, err := http.DefaultClient.Do(req)
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusAccepted {
-						break
-					}
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			accepted <- i
-		}
-	}()
+	bodies := startsAndExtensions("r", contractors, now, endOf)
+	accepted := sendAll(webhookSecret, bodies, func() string { return replicas[rand.IntN(len(replicas))].addr })
 	for range 400 {
 		<-accepted
 	}

@@ -97,34 +97,8 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 
 	const contractors = 500 // a start and an extension each: 1,000 events
 	now := time.Now()
-	var bodies [][]byte
-	for i := range contractors {
-		email, eng := fmt.Sprintf("k%03d@vendor.example", i), fmt.Sprintf("ENG-K%03d", i)
-		bodies = append(bodies,
-			evt(fmt.Sprintf("k-s-%03d", i), "started", eng, email, now.Add(-2*time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}),
-			evt(fmt.Sprintf("k-x-%03d", i), "extended", eng, email, now.Add(-time.Minute), map[string]any{"endsAt": ts(now.Add(48 * time.Hour))}))
-	}
-	url := "http://" + addr + "/events"
-	accepted := make(chan int, len(bodies))
-	go func() {
-		for i, b := range bodies {
-			for {
-				h, _ := webhook.Sign(secret, fmt.Sprint("d-", i), time.Now(), b)
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-				req.Header = h
-				resp, err := http.DefaultClient.Do(req)
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusAccepted {
-						break
-					}
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			accepted <- i
-		}
-		close(accepted)
-	}()
+	bodies := startsAndExtensions("k", contractors, now, func(int) time.Time { return now.Add(48 * time.Hour) })
+	accepted := sendAll(secret, bodies, func() string { return addr })
 	for n := 0; n < 400; n++ {
 		<-accepted
 	}
@@ -220,6 +194,49 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 			t.Errorf("%s: in tenant %v, invited %d times, member %v; want invited once and a member", email, ok, invited[email], members[u.ID])
 		}
 	}
+}
+
+// startsAndExtensions is a start and an extension for each of n
+// contractors <prefix>NNN@vendor.example (engagement ENG-<PREFIX>NNN, event
+// ids <prefix>-s-NNN and <prefix>-x-NNN), the extension moving the end to
+// end(i).
+func startsAndExtensions(prefix string, n int, now time.Time, end func(i int) time.Time) [][]byte {
+	var bodies [][]byte
+	for i := range n {
+		email, eng := fmt.Sprintf("%s%03d@vendor.example", prefix, i), fmt.Sprintf("ENG-%s%03d", strings.ToUpper(prefix), i)
+		bodies = append(bodies,
+			evt(fmt.Sprintf("%s-s-%03d", prefix, i), "started", eng, email, now.Add(-2*time.Minute), map[string]any{"startsAt": ts(now.Add(-time.Hour)), "endsAt": ts(now.Add(24 * time.Hour))}),
+			evt(fmt.Sprintf("%s-x-%03d", prefix, i), "extended", eng, email, now.Add(-time.Minute), map[string]any{"endsAt": ts(end(i))}))
+	}
+	return bodies
+}
+
+// sendAll posts each body in turn, signed with secret, to the address pick
+// gives, again (perhaps elsewhere) until it is answered 202, as an HR
+// system does; the index of each accepted body comes on the channel,
+// closed after the last.
+func sendAll(secret string, bodies [][]byte, pick func() string) <-chan int {
+	accepted := make(chan int, len(bodies))
+	go func() {
+		defer close(accepted)
+		for i, b := range bodies {
+			for {
+				h, _ := webhook.Sign(secret, fmt.Sprint("d-", i), time.Now(), b)
+				req, _ := http.NewRequest(http.MethodPost, "http://"+pick()+"/events", bytes.NewReader(b))
+				req.Header = h
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusAccepted {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			accepted <- i
+		}
+	}()
+	return accepted
 }
 
 // With AZURE_TENANT_ID set, stint serve works against that tenant — here a
