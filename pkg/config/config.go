@@ -86,7 +86,8 @@ type Value struct {
 	Source Source
 }
 
-// Shown is the value as it may be printed: a secret is masked.
+// Shown is the value as it may be printed: a secret is masked, and so is
+// a password in a URL (STINT_STORE=postgres://user:password@host/db).
 func (v Value) Shown() string {
 	switch {
 	case v.Source == Unset:
@@ -94,7 +95,32 @@ func (v Value) Shown() string {
 	case v.Secret:
 		return "********"
 	}
-	return v.Value
+	return maskPassword(v.Value)
+}
+
+// maskPassword masks the password of a URL, in its user information or as
+// a password or sslpassword parameter; other values are returned as they
+// are.
+func maskPassword(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return s
+	}
+	masked := false
+	if _, ok := u.User.Password(); ok {
+		u.User, masked = url.UserPassword(u.User.Username(), "********"), true
+	}
+	q := u.Query()
+	for _, k := range []string{"password", "sslpassword"} {
+		if q.Has(k) {
+			q.Set(k, "********")
+			u.RawQuery, masked = q.Encode(), true
+		}
+	}
+	if !masked {
+		return s
+	}
+	return strings.ReplaceAll(u.String(), "%2A%2A%2A%2A%2A%2A%2A%2A", "********")
 }
 
 // Lookup reads one variable: os.LookupEnv in the mains, a map in tests.

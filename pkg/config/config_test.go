@@ -160,6 +160,28 @@ func TestWhatEachBinaryReads(t *testing.T) {
 	}
 }
 
+// A password in a URL — STINT_STORE's, in its user information or as a
+// parameter — is masked wherever values are printed; the rest of the URL
+// shows.
+func TestAPasswordInAURLIsMasked(t *testing.T) {
+	for store, want := range map[string]string{
+		"postgres://stint:s3cret@db.example/stint":                    "postgres://stint:********@db.example/stint",
+		"postgres://stint@db.example/stint?password=s3cret&sslmode=x": "postgres://stint@db.example/stint?password=********&sslmode=x",
+		"postgres://stint@db.example/stint?azure=entra":               "postgres://stint@db.example/stint?azure=entra",
+		"sqlite:///var/lib/stint/stint.db":                            "sqlite:///var/lib/stint/stint.db",
+	} {
+		c, err := config.Load(config.Stint, env("STINT_STORE", store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range c.Values {
+			if v.Name == "STINT_STORE" && (v.Shown() != want || strings.Contains(v.Shown(), "s3cret")) {
+				t.Errorf("STINT_STORE=%s shows as %q, want %q", store, v.Shown(), want)
+			}
+		}
+	}
+}
+
 // Nothing but this package reads the environment: a test of the rule the
 // issue names, over the source tree.
 func TestOnlyConfigReadsTheEnvironment(t *testing.T) {
