@@ -116,12 +116,12 @@ func (c *awsCredential) explain(err error) error {
 	}
 	switch code {
 	case 70021, 700211, 700212, 700213:
-		return fault.Errorf(fault.Unauthorized, "entra: Entra refused the AWS token (AADSTS%d: no federated identity credential matches it): add one to app %s with issuer %s, subject %s and audience %s",
+		return fault.Errorf(fault.Unauthorized, "Entra refused the AWS token (AADSTS%d: no federated identity credential matches it): add one to app %s with issuer %s, subject %s and audience %s",
 			code, c.clientID, iss, sub, AWSAudience)
 	case 700024:
-		return fault.Errorf(fault.Unauthorized, "entra: Entra refused the AWS token (AADSTS700024: outside its validity period): check this host's clock")
+		return fault.Errorf(fault.Unauthorized, "Entra refused the AWS token (AADSTS700024: outside its validity period): check this host's clock")
 	case 700027, 50166:
-		return fault.Errorf(fault.Unauthorized, "entra: Entra could not verify the AWS token (AADSTS%d): Entra must reach %s/.well-known/openid-configuration and find the token's signing key there; check the federated identity credential's issuer on app %s",
+		return fault.Errorf(fault.Unauthorized, "Entra could not verify the AWS token (AADSTS%d): Entra must reach %s/.well-known/openid-configuration and find the token's signing key there; check the federated identity credential's issuer on app %s",
 			code, iss, c.clientID)
 	}
 	return err
@@ -157,7 +157,7 @@ func (w *webIdentity) assertion(ctx context.Context) (string, error) {
 		return "", w.err
 	}
 	if out.WebIdentityToken == nil || out.Expiration == nil {
-		w.err = fault.Errorf(fault.Transient, "entra: AWS STS GetWebIdentityToken answered without a token or its expiration")
+		w.err = fault.Errorf(fault.Transient, "AWS STS GetWebIdentityToken answered without a token or its expiration")
 		return "", w.err
 	}
 	w.token, w.expires, w.err = *out.WebIdentityToken, *out.Expiration, nil
@@ -196,15 +196,15 @@ func jwtIdentity(tok string) (iss, sub string) {
 func stsError(err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
-		return fault.Wrap(fault.Transient, fmt.Errorf("entra: AWS STS GetWebIdentityToken: %w", err))
+		return fault.Wrap(fault.Transient, fmt.Errorf("AWS STS GetWebIdentityToken: %w", err))
 	}
 	switch code := api.ErrorCode(); {
 	case code == "OutboundWebIdentityFederationDisabledException":
-		return fault.Errorf(fault.Unauthorized, "entra: AWS STS GetWebIdentityToken: IAM outbound identity federation is not enabled in this AWS account: enable it (IAM EnableOutboundWebIdentityFederation, `aws iam enable-outbound-web-identity-federation`) and trust the issuer URL it gives in the app's federated identity credential")
+		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: IAM outbound identity federation is not enabled in this AWS account: enable it (IAM EnableOutboundWebIdentityFederation, `aws iam enable-outbound-web-identity-federation`) and trust the issuer URL it gives in the app's federated identity credential")
 	case slices.Contains([]string{"AccessDenied", "AccessDeniedException"}, code):
-		return fault.Errorf(fault.Unauthorized, "entra: AWS STS GetWebIdentityToken: access denied: allow sts:GetWebIdentityToken to the function's IAM role (audience %s, signing algorithm RS256): %s", AWSAudience, api.ErrorMessage())
+		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: access denied: allow sts:GetWebIdentityToken to the function's IAM role (audience %s, signing algorithm RS256): %s", AWSAudience, api.ErrorMessage())
 	case api.ErrorFault() == smithy.FaultServer:
-		return fault.Wrap(fault.Transient, fmt.Errorf("entra: AWS STS GetWebIdentityToken: %w", err))
+		return fault.Wrap(fault.Transient, fmt.Errorf("AWS STS GetWebIdentityToken: %w", err))
 	}
-	return fault.Errorf(fault.Unauthorized, "entra: AWS STS GetWebIdentityToken: %s: %s", api.ErrorCode(), api.ErrorMessage())
+	return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: %s: %s", api.ErrorCode(), api.ErrorMessage())
 }

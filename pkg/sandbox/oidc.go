@@ -126,12 +126,16 @@ func jwkPublicKey(kty, crv, n, e, x, y string) crypto.PublicKey {
 		}
 		return &rsa.PublicKey{N: nn, E: int(ee.Int64())}
 	case "EC":
-		xx, err1 := num(x)
-		yy, err2 := num(y)
-		if crv != "P-256" || err1 != nil || err2 != nil {
+		xb, err1 := b64.DecodeString(x)
+		yb, err2 := b64.DecodeString(y)
+		if crv != "P-256" || err1 != nil || err2 != nil || len(xb) != 32 || len(yb) != 32 {
 			return nil
 		}
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: xx, Y: yy}
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, xb...), yb...))
+		if err != nil {
+			return nil
+		}
+		return k
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -158,4 +160,20 @@ func TestFederatedAssertionByDiscovery(t *testing.T) {
 			t.Errorf("error_description = %q, want AADSTS50166", d)
 		}
 	})
+}
+
+// EC P-256 keys in a JWKS decode to the key that verifies ES256.
+func TestJWKPublicKeyEC(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := k.PublicKey.Bytes() // 0x04 || X || Y
+	pub := jwkPublicKey("EC", "P-256", "", "", b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:]))
+	if got, ok := pub.(*ecdsa.PublicKey); !ok || !got.Equal(&k.PublicKey) {
+		t.Errorf("jwkPublicKey = %v, want the P-256 key", pub)
+	}
+	if pub := jwkPublicKey("EC", "P-384", "", "", b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:])); pub != nil {
+		t.Errorf("jwkPublicKey(P-384) = %v, want nil (not supported)", pub)
+	}
 }

@@ -226,7 +226,7 @@ type minted struct {
 }
 
 // sigV4 is the form of a SigV4 Authorization header for STS.
-var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)/(\d{8})/([a-z0-9-]+)/sts/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$`)
+var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]+)/(\d{8})/([a-z0-9-]+)/sts/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$`)
 
 func (s *Server) getWebIdentityToken(r *http.Request) (*minted, *apiError) {
 	f := r.PostForm
