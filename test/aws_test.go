@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/stintdev/stint/pkg/webhook"
 	"github.com/stintdev/stint/test/lambdart"
 	"github.com/stintdev/stint/test/sqsfake"
+	"github.com/stintdev/stint/test/ststub"
 )
 
 const (
@@ -81,6 +83,10 @@ type world struct {
 	groups   map[string]string
 	store    string
 	queueURL string
+	// sts is the STS stand-in of a world with awsFederation.
+	sts *ststub.Server
+	// workerEnv is the worker's environment.
+	workerEnv []string
 }
 
 type worldOptions struct {
@@ -92,6 +98,10 @@ type worldOptions struct {
 	// timeout is the worker's Lambda timeout (default 30 s); keep it within
 	// the visibility timeout, as AWS advises.
 	timeout time.Duration
+	// awsFederation: the functions get their Graph token through the STS
+	// stand-in and the app's federated credential (STINT_AZURE_FEDERATION=aws);
+	// the app has no secret and no function is given one.
+	awsFederation bool
 }
 
 func newWorld(tb testing.TB, o worldOptions) *world {
@@ -109,17 +119,27 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 		o.ghostGrace = 24 * time.Hour
 	}
 	dir := tb.TempDir()
-	w := &world{tenant: sandbox.New(sandbox.Options{TenantID: tenantID}), groups: map[string]string{}}
+	w := &world{groups: map[string]string{}}
+	credential := []string{"AZURE_CLIENT_SECRET=" + secret}
+	var issuers *http.Client // the sandbox's, for OIDC discovery
+	if o.awsFederation {
+		w.sts = startSTS(tb)
+		credential, issuers = federationEnv(w.sts), w.sts.Client()
+	}
+	w.tenant = sandbox.New(sandbox.Options{TenantID: tenantID, HTTPClient: issuers})
 	srv, err := w.tenant.StartTLS("127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { srv.Close() })
 	ca := filepath.Join(dir, "sandbox-ca.pem")
-	if err := w.tenant.WriteCA(ca); err != nil {
-		tb.Fatal(err)
+	writeTrust(tb, ca, w.tenant, w.sts)
+	if o.awsFederation {
+		w.tenant.AddApp(sandbox.App{ClientID: clientID, Permissions: permissions, Federated: []sandbox.FederatedCredential{
+			{Issuer: w.sts.Issuer(), Subject: lambdaRole, Audience: entra.AWSAudience}}})
+	} else {
+		w.tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
 	}
-	w.tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
 	for _, key := range []string{"contractor-access", "github-org"} {
 		w.groups[key] = w.tenant.AddGroup(sandbox.Group{DisplayName: key, SecurityEnabled: true}).ID
 	}
@@ -151,8 +171,10 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 	}
 	tb.Cleanup(func() { w.webhook.Stop() })
 	graph := []string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
-		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=" + strings.Join(groups, ","), "STINT_STORE=" + w.store}
-	w.worker, err = lambdart.Start(build(tb, "worker"), slices.Concat(aws, graph, []string{"STINT_DLQ_URL=" + dlqURL}))
+		"STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=" + strings.Join(groups, ","), "STINT_STORE=" + w.store}
+	graph = append(graph, credential...)
+	w.workerEnv = slices.Concat(aws, graph, []string{"STINT_DLQ_URL=" + dlqURL})
+	w.worker, err = lambdart.Start(build(tb, "worker"), w.workerEnv)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,8 +4,8 @@
 //
 // Configuration (pkg/config): STINT_GROUPS, STINT_DEFAULT_ACCESS,
 // STINT_STORE, STINT_DLQ_URL, STINT_SEND_INVITATION,
-// STINT_INVITE_REDIRECT_URL, STINT_GRAPH_ENDPOINT and the AZURE_*
-// credential variables. At cold start it reads every allow-listed group and
+// STINT_INVITE_REDIRECT_URL, STINT_GRAPH_ENDPOINT, STINT_AZURE_FEDERATION
+// and the AZURE_* credential variables. At cold start it reads every allow-listed group and
 // refuses role-assignable ones.
 package main
 

@@ -62,9 +62,16 @@ type Tenant struct {
 	CertificatePath     string
 	CertificatePassword string
 	FederatedTokenFile  string
+	// Federation is STINT_AZURE_FEDERATION: FederationAWS, or "" for the
+	// credential the other variables choose.
+	Federation string
 	// AuthorityHost is the token service; "" for Microsoft's global one.
 	AuthorityHost string
 }
+
+// FederationAWS is STINT_AZURE_FEDERATION=aws: the assertion comes from
+// AWS STS GetWebIdentityToken.
+const FederationAWS = "aws"
 
 // Configured reports whether a tenant is named at all.
 func (t Tenant) Configured() bool { return t.ID != "" }
@@ -137,8 +144,9 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 	}
 	c.Tenant = Tenant{ID: l.str("AZURE_TENANT_ID"), ClientID: l.str("AZURE_CLIENT_ID"), ClientSecret: l.str("AZURE_CLIENT_SECRET"),
 		CertificatePath: l.str("AZURE_CLIENT_CERTIFICATE_PATH"), CertificatePassword: l.str("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
-		FederatedTokenFile: l.str("AZURE_FEDERATED_TOKEN_FILE"), AuthorityHost: l.str("AZURE_AUTHORITY_HOST")}
-	l.check(checkTenant(c.Tenant))
+		FederatedTokenFile: l.str("AZURE_FEDERATED_TOKEN_FILE"), AuthorityHost: l.str("AZURE_AUTHORITY_HOST"),
+		Federation: l.oneOf("STINT_AZURE_FEDERATION", FederationAWS)}
+	l.check(c.Tenant.Check())
 	c.GraphEndpoint = l.str("STINT_GRAPH_ENDPOINT")
 	if l.has("STINT_GRAPH_ENDPOINT") {
 		l.check(CheckEndpoint(c.GraphEndpoint))
@@ -344,20 +352,33 @@ func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
-// checkTenant checks the AZURE_* variables together.
-func checkTenant(t Tenant) error {
+// Check checks the AZURE_* variables and STINT_AZURE_FEDERATION together.
+func (t Tenant) Check() error {
 	var errs []error
 	if t.AuthorityHost != "" {
 		if u, err := url.Parse(t.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" {
 			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_AUTHORITY_HOST %q: must be an https URL, like https://login.microsoftonline.com/", t.AuthorityHost))
 		}
 	}
-	if t.ClientSecret != "" || t.CertificatePath != "" || t.FederatedTokenFile != "" {
+	if t.Federation == FederationAWS {
+		var set []string
+		for _, v := range []struct{ name, value string }{{"AZURE_CLIENT_SECRET", t.ClientSecret},
+			{"AZURE_CLIENT_CERTIFICATE_PATH", t.CertificatePath}, {"AZURE_FEDERATED_TOKEN_FILE", t.FederatedTokenFile}} {
+			if v.value != "" {
+				set = append(set, v.name)
+			}
+		}
+		if len(set) > 0 {
+			errs = append(errs, fault.Errorf(fault.Invalid, "STINT_AZURE_FEDERATION=aws takes the Graph token from AWS STS through the app's federated credential, so it cannot be used with %s: unset %s (no secret is needed on AWS)",
+				strings.Join(set, " or "), strings.Join(set, " and ")))
+		}
+	}
+	if t.ClientSecret != "" || t.CertificatePath != "" || t.FederatedTokenFile != "" || t.Federation != "" {
 		if t.ID == "" {
-			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_TENANT_ID is not set; it is needed with the app's secret, certificate or federated token"))
+			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_TENANT_ID is not set; it is needed with the app's secret, certificate, federated token or STINT_AZURE_FEDERATION"))
 		}
 		if t.ClientID == "" {
-			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_CLIENT_ID is not set; it is needed with the app's secret, certificate or federated token"))
+			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_CLIENT_ID is not set; it is needed with the app's secret, certificate, federated token or STINT_AZURE_FEDERATION"))
 		}
 	}
 	return errors.Join(errs...)

@@ -224,3 +224,37 @@ func walk(t *testing.T, root string, f func(path, src string)) {
 		}
 	}
 }
+
+// STINT_AZURE_FEDERATION=aws is the only credential: a secret, certificate
+// or token file beside it is refused with one message naming them.
+func TestAWSFederation(t *testing.T) {
+	ids := []string{"AZURE_TENANT_ID", "72f988bf-0000-4000-8000-00000000c0de", "AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"}
+	tests := []struct {
+		name string
+		kv   []string
+		err  string
+	}{
+		{name: "alone", kv: append([]string{"STINT_AZURE_FEDERATION", "aws"}, ids...)},
+		{name: "with a secret", kv: append([]string{"STINT_AZURE_FEDERATION", "aws", "AZURE_CLIENT_SECRET", "s"}, ids...),
+			err: "STINT_AZURE_FEDERATION=aws takes the Graph token from AWS STS through the app's federated credential, so it cannot be used with AZURE_CLIENT_SECRET: unset AZURE_CLIENT_SECRET"},
+		{name: "with a secret and a certificate", kv: append([]string{"STINT_AZURE_FEDERATION", "aws", "AZURE_CLIENT_SECRET", "s", "AZURE_CLIENT_CERTIFICATE_PATH", "/c.pem"}, ids...),
+			err: "cannot be used with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH: unset AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH"},
+		{name: "without the tenant", kv: []string{"STINT_AZURE_FEDERATION", "aws", "AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"},
+			err: "AZURE_TENANT_ID is not set"},
+		{name: "unknown", kv: append([]string{"STINT_AZURE_FEDERATION", "gcp"}, ids...), err: `STINT_AZURE_FEDERATION "gcp": want aws`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(config.Sweep, sweepEnv(tt.kv...))
+			if tt.err == "" {
+				if err != nil || c.Tenant.Federation != config.FederationAWS {
+					t.Errorf("Load = %+v, %v; want Federation aws", c.Tenant, err)
+				}
+				return
+			}
+			if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Load error = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}

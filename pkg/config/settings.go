@@ -63,6 +63,8 @@ var Settings = []Setting{
 		Doc: "The password of a PKCS#12 certificate file, if it has one."},
 	{Name: "AZURE_FEDERATED_TOKEN_FILE", ReadBy: graphUsers,
 		Doc: "A file holding a federated token (workload identity) the app's federated credential trusts. With none of the secret, certificate or token, the Azure SDK's default chain is used (managed identity, Azure CLI)."},
+	{Name: "STINT_AZURE_FEDERATION", ReadBy: graphUsers,
+		Doc: "`aws`: no secret at all on AWS. The function's IAM role gets a token from AWS STS `GetWebIdentityToken` (IAM outbound identity federation; audience `api://AzureADTokenExchange`, RS256) and Entra trades it for a Graph token through the app's federated identity credential (issuer: the account's AWS issuer URL; subject: the role's ARN). The AWS SDK's standard settings apply (`AWS_REGION`, the role's credentials). Not with a client secret, certificate or federated token file."},
 	{Name: "AZURE_AUTHORITY_HOST", ReadBy: graphUsers,
 		Doc: "The token service, `https://…` (default Microsoft's global one; sovereign clouds differ). Instance discovery is off for a host that is not Microsoft's."},
 	{Name: "STINT_GRAPH_ENDPOINT", Default: "https://graph.microsoft.com", ReadBy: graphUsers,

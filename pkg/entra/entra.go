@@ -54,6 +54,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	kiotaauth "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
@@ -96,6 +97,8 @@ type Config struct {
 // that a misconfiguration gets one precise error rather than a walk down
 // the whole chain (which would end probing the managed identity endpoint):
 //
+//   - STINT_AZURE_FEDERATION=aws: a ClientAssertionCredential with
+//     assertions from AWS STS (AWSCredential), and nothing else
 //   - a client secret: ClientSecretCredential
 //   - a certificate file: ClientCertificateCredential
 //   - a federated token file: WorkloadIdentityCredential
@@ -104,6 +107,9 @@ type Config struct {
 // When the authority host is not one of Microsoft's (the sandbox),
 // instance discovery is disabled. transport may be nil.
 func Credential(t config.Tenant, transport policy.Transporter) (azcore.TokenCredential, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
 	client := azcore.ClientOptions{Transport: transport}
 	discoveryOff := false
 	if t.AuthorityHost != "" {
@@ -114,6 +120,12 @@ func Credential(t config.Tenant, transport policy.Transporter) (azcore.TokenCred
 	var cred azcore.TokenCredential
 	var err error
 	switch {
+	case t.Federation == config.FederationAWS:
+		var api *sts.Client
+		if api, err = awsSTS(); err != nil {
+			return nil, err
+		}
+		cred, err = AWSCredential(t, api, &azidentity.ClientAssertionCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
 	case t.ClientSecret != "":
 		cred, err = azidentity.NewClientSecretCredential(t.ID, t.ClientID, t.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})

@@ -18,7 +18,16 @@
 //     or domain, every URL on the request's scheme and host), JWKS, and the
 //     client-credentials grant with a client secret (post or basic), a
 //     certificate assertion (RS256 or PS256, x5t / x5t#S256 optional) or a
-//     federated assertion (RS256 or ES256). Errors carry error,
+//     federated assertion (RS256 or ES256) whose iss, sub and aud match a
+//     federated identity credential exactly, signed by the credential's
+//     fixed key or, as Entra does, by the issuer's key its kid names, found
+//     by OpenID Connect discovery (<issuer>/.well-known/openid-configuration,
+//     then its jwks_uri; https only; keys cached per issuer and fetched
+//     again once for a kid not yet seen). Federated refusals: AADSTS700211
+//     (issuer), 700213 (subject), 700212 (audience), 700027 (key not found,
+//     or signature not matching), 700024 (outside exp/nbf), and 400
+//     invalid_request AADSTS50166 "Request to External OIDC endpoint
+//     failed." when the discovery document or keys cannot be had. Errors carry error,
 //     error_description starting with the AADSTS code, error_codes,
 //     timestamp, trace_id and correlation_id, and never echo a secret.
 //     Access tokens are RS256 JWTs with aud, iss, tid, appid, azp, roles,

@@ -103,6 +103,10 @@ func saveApp(a App) (appSnapshot, error) {
 		as.CertificatePEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate.Raw}))
 	}
 	for _, f := range a.Federated {
+		if f.Key == nil { // found by discovery
+			as.Federated = append(as.Federated, fedSnapshot{Issuer: f.Issuer, Subject: f.Subject, Audience: f.Audience})
+			continue
+		}
 		der, err := x509.MarshalPKIXPublicKey(f.Key)
 		if err != nil {
 			return as, fmt.Errorf("sandbox: save app %s: federated key: %w", a.ClientID, err)
@@ -191,6 +195,10 @@ func loadApp(as appSnapshot) (App, error) {
 		a.Certificate = cert
 	}
 	for _, f := range as.Federated {
+		if f.KeyPEM == "" {
+			a.Federated = append(a.Federated, FederatedCredential{Issuer: f.Issuer, Subject: f.Subject, Audience: f.Audience})
+			continue
+		}
 		b, _ := pem.Decode([]byte(f.KeyPEM))
 		if b == nil {
 			return a, fmt.Errorf("sandbox: load app %s: federated key is not PEM", as.ClientID)

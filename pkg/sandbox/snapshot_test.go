@@ -23,7 +23,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	f.ten.AddApp(App{ClientID: "cert-app", Certificate: selfSigned(t, rsaKey),
-		Federated: []FederatedCredential{{Issuer: "https://issuer.example", Subject: "s", Audience: "a", Key: &ecKey.PublicKey}}})
+		Federated: []FederatedCredential{{Issuer: "https://issuer.example", Subject: "s", Audience: "a", Key: &ecKey.PublicKey},
+			{Issuer: "https://discovered.example", Subject: "s", Audience: "a"}}})
 	wantStatus(t, f.call(t, http.MethodPost, "/v1.0/invitations", inviteBody("dana@supplier.example")), http.StatusCreated)
 
 	var buf bytes.Buffer
@@ -49,7 +50,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Errorf("invitations = %+v, want %+v", restored.Invitations(), f.ten.Invitations())
 	}
 	a, ok := restored.app("cert-app")
-	if !ok || a.Certificate == nil || len(a.Federated) != 1 || !a.Federated[0].Key.(*ecdsa.PublicKey).Equal(&ecKey.PublicKey) {
+	if !ok || a.Certificate == nil || len(a.Federated) != 2 || !a.Federated[0].Key.(*ecdsa.PublicKey).Equal(&ecKey.PublicKey) ||
+		a.Federated[1].Key != nil || a.Federated[1].Issuer != "https://discovered.example" {
 		t.Errorf("app = %+v", a)
 	}
 	var again bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +25,10 @@ type Options struct {
 	// Now is the clock for tokens, timestamps, throttling and the journal.
 	// Default time.Now.
 	Now func() time.Time
+	// HTTPClient fetches the discovery documents and keys of the issuers
+	// of federated credentials that have no Key. Default
+	// http.DefaultClient; a test gives one that trusts its issuer's CA.
+	HTTPClient *http.Client
 }
 
 // Tenant is an in-memory Entra tenant. All methods are safe for concurrent
@@ -48,6 +53,9 @@ type Tenant struct {
 	caOnce sync.Once
 	ca     *authority
 	caErr  error
+
+	httpClient *http.Client
+	oidc       issuerKeys
 }
 
 // directory is the saveable state: plain data, no keys, no clocks.
@@ -103,8 +111,10 @@ type App struct {
 }
 
 // FederatedCredential trusts assertions from another issuer. An assertion
-// matches when its iss, sub and aud equal these values and it is signed by
-// Key (RS256 for an RSA key, ES256 for an ECDSA P-256 key).
+// matches when its iss, sub and aud equal these values and it is signed
+// (RS256 for an RSA key, ES256 for an ECDSA P-256 key) by Key or, when Key
+// is nil, by the issuer's key its kid names, found as Entra finds it: by
+// OpenID Connect discovery at Issuer (https), through Options.HTTPClient.
 type FederatedCredential struct {
 	Issuer, Subject, Audience string
 	Key                       crypto.PublicKey
@@ -166,7 +176,10 @@ type Invitation struct {
 
 // New returns an empty tenant.
 func New(opts Options) *Tenant {
-	t := &Tenant{now: opts.Now}
+	t := &Tenant{now: opts.Now, httpClient: opts.HTTPClient}
+	if t.httpClient == nil {
+		t.httpClient = http.DefaultClient
+	}
 	if t.now == nil {
 		t.now = time.Now
 	}

@@ -381,7 +381,14 @@ func (t *Tenant) checkFederated(p *parsedJWT, app App) *tokenError {
 	if match == nil {
 		return invalidClient(700212, fmt.Sprintf("No matching federated identity record found for presented assertion audience '%s'.", strings.Join(auds, ","))+hint)
 	}
-	if p.verify(match.Key, "RS256", "ES256") != nil {
+	key := match.Key
+	if key == nil {
+		var e *tokenError
+		if key, e = t.issuerKey(match.Issuer, p.header.Kid); e != nil {
+			return e
+		}
+	}
+	if p.verify(key, "RS256", "ES256") != nil {
 		return invalidClient(700027, "Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value.]")
 	}
 	if !p.timely(t.now()) {

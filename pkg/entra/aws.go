@@ -1,0 +1,210 @@
+package entra
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/stintdev/stint/pkg/config"
+	"github.com/stintdev/stint/pkg/fault"
+)
+
+// On AWS (STINT_AZURE_FEDERATION=aws) no secret exists: the function's IAM
+// role asks AWS STS for a JSON Web Token (GetWebIdentityToken, IAM
+// outbound identity federation) and presents it to Entra as the client
+// assertion, which Entra accepts through the app's federated identity
+// credential (issuer: the account's AWS issuer URL; subject: the role ARN).
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_outbound.html
+// https://learn.microsoft.com/entra/workload-id/workload-identity-federation
+
+const (
+	// AWSAudience is the audience Entra expects in a federated assertion.
+	AWSAudience = "api://AzureADTokenExchange"
+	// awsTokenLifetime is asked of STS: long enough that the assertion is
+	// reused across token requests that come close together, short enough
+	// that one that leaked is soon worthless.
+	awsTokenLifetime = 15 * time.Minute
+	// awsReuseMargin: an assertion is not presented in its last minutes,
+	// so that it cannot expire on its way to Entra.
+	awsReuseMargin = 5 * time.Minute
+)
+
+// WebIdentityTokenAPI is the one STS operation the credential calls
+// (*sts.Client has it).
+type WebIdentityTokenAPI interface {
+	GetWebIdentityToken(ctx context.Context, in *sts.GetWebIdentityTokenInput, optFns ...func(*sts.Options)) (*sts.GetWebIdentityTokenOutput, error)
+}
+
+// awsCredential is a ClientAssertionCredential whose assertions come from
+// STS; it turns the refusals of either side into one precise error.
+type awsCredential struct {
+	inner    *azidentity.ClientAssertionCredential
+	src      *webIdentity
+	clientID string
+}
+
+// AWSCredential returns the credential STINT_AZURE_FEDERATION=aws selects,
+// with assertions from api (sts.NewFromConfig in Credential).
+func AWSCredential(t config.Tenant, api WebIdentityTokenAPI, opts *azidentity.ClientAssertionCredentialOptions) (azcore.TokenCredential, error) {
+	src := &webIdentity{api: api, now: time.Now}
+	inner, err := azidentity.NewClientAssertionCredential(t.ID, t.ClientID, src.assertion, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &awsCredential{inner: inner, src: src, clientID: t.ClientID}, nil
+}
+
+// awsSTS builds the STS client from the AWS SDK's standard configuration:
+// AWS_REGION and the role's credentials, which Lambda sets, and
+// AWS_ENDPOINT_URL_STS where it is overridden.
+func awsSTS() (*sts.Client, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return nil, fault.Errorf(fault.Invalid, "STINT_AZURE_FEDERATION=aws: AWS configuration: %v", err)
+	}
+	if cfg.Region == "" {
+		// GetWebIdentityToken has no global endpoint.
+		return nil, fault.Errorf(fault.Invalid, "STINT_AZURE_FEDERATION=aws: AWS_REGION is not set; STS GetWebIdentityToken is served only by regional endpoints (Lambda sets AWS_REGION)")
+	}
+	return sts.NewFromConfig(cfg), nil
+}
+
+// GetToken implements azcore.TokenCredential.
+func (c *awsCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := c.inner.GetToken(ctx, opts)
+	if err == nil {
+		return tok, nil
+	}
+	// azidentity keeps only the text of an error from the assertion
+	// callback; the source keeps the error itself.
+	if stsErr := c.src.lastError(); stsErr != nil {
+		return tok, stsErr
+	}
+	return tok, c.explain(err)
+}
+
+// explain names what to configure when Entra refuses the assertion.
+func (c *awsCredential) explain(err error) error {
+	var authErr *azidentity.AuthenticationFailedError
+	if !errors.As(err, &authErr) || authErr.RawResponse == nil {
+		return err
+	}
+	body, _ := runtime.Payload(authErr.RawResponse)
+	var answer struct {
+		Codes []int `json:"error_codes"`
+	}
+	_ = json.Unmarshal(body, &answer)
+	iss, sub := c.src.identity()
+	code := 0
+	if len(answer.Codes) > 0 {
+		code = answer.Codes[0]
+	}
+	switch code {
+	case 70021, 700211, 700212, 700213:
+		return fault.Errorf(fault.Unauthorized, "Entra refused the AWS token (AADSTS%d: no federated identity credential matches it): add one to app %s with issuer %s, subject %s and audience %s",
+			code, c.clientID, iss, sub, AWSAudience)
+	case 700024:
+		return fault.Errorf(fault.Unauthorized, "Entra refused the AWS token (AADSTS700024: outside its validity period): check this host's clock")
+	case 700027, 50166:
+		return fault.Errorf(fault.Unauthorized, "Entra could not verify the AWS token (AADSTS%d): Entra must reach %s/.well-known/openid-configuration and find the token's signing key there; check the federated identity credential's issuer on app %s",
+			code, iss, c.clientID)
+	}
+	return err
+}
+
+// webIdentity gets assertions from STS and keeps each until awsReuseMargin
+// before it expires. Safe for concurrent use; one request at a time.
+type webIdentity struct {
+	api WebIdentityTokenAPI
+	now func() time.Time
+
+	mu       sync.Mutex
+	token    string
+	expires  time.Time
+	iss, sub string
+	err      error // of the last request, nil once one succeeds
+}
+
+// assertion is azidentity's getAssertion.
+func (w *webIdentity) assertion(ctx context.Context) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.token != "" && w.now().Before(w.expires.Add(-awsReuseMargin)) {
+		return w.token, nil
+	}
+	out, err := w.api.GetWebIdentityToken(ctx, &sts.GetWebIdentityTokenInput{
+		Audience:         []string{AWSAudience},
+		SigningAlgorithm: aws.String("RS256"),
+		DurationSeconds:  aws.Int32(int32(awsTokenLifetime / time.Second)),
+	})
+	if err != nil {
+		w.err = stsError(err)
+		return "", w.err
+	}
+	if out.WebIdentityToken == nil || out.Expiration == nil {
+		w.err = fault.Errorf(fault.Transient, "AWS STS GetWebIdentityToken answered without a token or its expiration")
+		return "", w.err
+	}
+	w.token, w.expires, w.err = *out.WebIdentityToken, *out.Expiration, nil
+	w.iss, w.sub = jwtIdentity(w.token)
+	return w.token, nil
+}
+
+func (w *webIdentity) lastError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// identity is the issuer and subject of the last assertion, for errors.
+func (w *webIdentity) identity() (iss, sub string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.iss, w.sub
+}
+
+// jwtIdentity reads iss and sub from a JWT's payload, unverified: they
+// only go into error messages (the token itself never does).
+func jwtIdentity(tok string) (iss, sub string) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "(unknown issuer)", "(unknown subject)"
+	}
+	var c struct{ Iss, Sub string }
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	_ = json.Unmarshal(b, &c)
+	return c.Iss, c.Sub
+}
+
+// stsError names what to enable when STS refuses: the account's outbound
+// identity federation, or the role's permission.
+func stsError(err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return fault.Wrap(fault.Transient, fmt.Errorf("AWS STS GetWebIdentityToken: %w", err))
+	}
+	switch code := api.ErrorCode(); {
+	case code == "OutboundWebIdentityFederationDisabledException":
+		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: IAM outbound identity federation is not enabled in this AWS account: enable it (IAM EnableOutboundWebIdentityFederation, `aws iam enable-outbound-web-identity-federation`) and trust the issuer URL it gives in the app's federated identity credential")
+	case slices.Contains([]string{"AccessDenied", "AccessDeniedException"}, code):
+		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: access denied: allow sts:GetWebIdentityToken to the function's IAM role (audience %s, signing algorithm RS256): %s", AWSAudience, api.ErrorMessage())
+	case api.ErrorFault() == smithy.FaultServer:
+		return fault.Wrap(fault.Transient, fmt.Errorf("AWS STS GetWebIdentityToken: %w", err))
+	}
+	return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: %s: %s", api.ErrorCode(), api.ErrorMessage())
+}
