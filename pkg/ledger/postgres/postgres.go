@@ -14,7 +14,10 @@ import (
 	"github.com/stintdev/stint/pkg/ledger/internal/sqlledger"
 )
 
-// Ledger is an engagement.Ledger on a PostgreSQL database.
+// Ledger is an engagement.Ledger on a PostgreSQL database. Its methods —
+// engagement.Ledger's, DB, and Engagements, SeenEvents and Load for stint
+// migrate — are the shared SQL ledger's (pkg/ledger/internal/sqlledger),
+// which documents them.
 type Ledger struct{ *shared }
 
 // shared names the embedded ledger so that its field is unexported.

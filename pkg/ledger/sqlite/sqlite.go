@@ -77,7 +77,10 @@ var migrations = []string{
 	`CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);`,
 }
 
-// Ledger is an engagement.Ledger on a SQLite file.
+// Ledger is an engagement.Ledger on a SQLite file. Its methods —
+// engagement.Ledger's, DB, and Engagements, SeenEvents and Load for stint
+// migrate — are the shared SQL ledger's (pkg/ledger/internal/sqlledger),
+// which documents them.
 type Ledger struct{ *shared }
 
 // shared names the embedded ledger so that its field is unexported.
