@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"the audit trail", testAudit},
 		{"all contractors", testContractors},
 		{"marks", testMarks},
+		{"marks by a prefix beyond ASCII", testMarksPrefix},
 		{"a commit stores a settle and its trail", testCommit},
 		{"a commit with one stale version stores nothing", testCommitAllOrNothing},
 		{"leases", testLeases},
@@ -461,6 +462,24 @@ func testMarks(t *testing.T, l engagement.Ledger) {
 	all, _ := l.Marks(ctx, "")
 	if len(all) != 2 {
 		t.Errorf("Marks(\"\") = %v, want both remaining", all)
+	}
+}
+
+// A prefix is matched at the start of the key, byte for byte, whatever
+// characters it holds.
+func testMarksPrefix(t *testing.T, l engagement.Ledger) {
+	ctx := context.Background()
+	for _, k := range []string{"ghost/groupe-é/u1", "ghost/groupe-é/u2", "ghost/groupe-e/u1", "x/ghost/groupe-é/u1"} {
+		if err := l.SetMark(ctx, k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.Marks(ctx, "ghost/groupe-é/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["ghost/groupe-é/u1"] != "v" || got["ghost/groupe-é/u2"] != "v" {
+		t.Errorf("Marks(ghost/groupe-é/) = %v, want its two keys only", got)
 	}
 }
 

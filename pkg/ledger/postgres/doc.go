@@ -65,7 +65,8 @@
 //
 // # Concurrency
 //
-// Transactions run at PostgreSQL's default, READ COMMITTED. Writes are
+// Transactions run at READ COMMITTED, asked for at BEGIN whatever the
+// server's default. Writes are
 // optimistic, on the version column: an update is "... WHERE version = the
 // one read", a create is "INSERT ... ON CONFLICT DO NOTHING", and no row
 // written is a fault.Conflict. A writer whose row another open transaction
@@ -77,5 +78,11 @@
 //
 // Failures that may pass (a lost connection, a server restarting, a
 // deadlock or serialization failure) are fault.Transient, by SQLSTATE; the
-// rest are left unclassified.
+// rest are left unclassified. A repeated audit entry id (unique_violation)
+// is a fault.Conflict.
+//
+// This package connects, authenticates and migrates; the ledger's queries
+// are pkg/ledger/internal/sqlledger's, shared with the SQLite ledger, told
+// by this package's dialect how PostgreSQL numbers parameters and stores
+// times.
 package postgres

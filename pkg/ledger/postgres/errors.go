@@ -44,6 +44,10 @@ func transient(err error) bool {
 	return errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
+// uniqueViolation reports an insert whose key is already stored
+// (unique_violation).
+func uniqueViolation(err error) bool { return sqlState(err) == "23505" }
+
 // classify marks transient failures as fault.Transient, so that the work
 // is retried later. Everything else is left unclassified (fault.Internal,
 // which is retried too): a refused password or a missing privilege is a

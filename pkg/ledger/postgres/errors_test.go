@@ -15,8 +15,9 @@ import (
 // The errors below are real ones, made by a real server, so that the test
 // checks the codes pgx actually reports.
 
-// Failures that may pass are transient, told apart by their SQLSTATE, and
-// an error that merely reads like one of them is not.
+// Failures that may pass are transient, told apart by their SQLSTATE, a
+// repeated key is a unique violation, and an error that merely reads like
+// one of them is neither.
 func TestErrorsAreClassifiedByCode(t *testing.T) {
 	srv := pgtest.Start(t, pgtest.Options{})
 	db, err := sql.Open("pgx", srv.Database(t))
@@ -28,23 +29,26 @@ func TestErrorsAreClassifiedByCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name      string
-		err       func(tb testing.TB) error
-		state     string
-		transient bool
+		name            string
+		err             func(tb testing.TB) error
+		state           string
+		transient, uniq bool
 	}{
-		{"deadlock_detected", func(tb testing.TB) error { return deadlock(tb, db) }, "40P01", true},
-		{"serialization_failure", func(tb testing.TB) error { return serializationFailure(tb, db) }, "40001", true},
+		{"deadlock_detected", func(tb testing.TB) error { return deadlock(tb, db) }, "40P01", true, false},
+		{"serialization_failure", func(tb testing.TB) error { return serializationFailure(tb, db) }, "40001", true, false},
 		{"connection refused", func(tb testing.TB) error {
 			other, _ := sql.Open("pgx", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/x?sslmode=disable", closedPort(tb)))
 			defer other.Close()
 			return other.Ping()
-		}, "", true},
-		{"syntax_error", func(testing.TB) error { _, err := db.Exec("SELEC 1"); return err }, "42601", false},
-		{"unique_violation", func(testing.TB) error { _, err := db.Exec("INSERT INTO t VALUES (1, 0)"); return err }, "23505", false},
+		}, "", true, false},
+		{"syntax_error", func(testing.TB) error { _, err := db.Exec("SELEC 1"); return err }, "42601", false, false},
+		{"unique_violation", func(testing.TB) error { _, err := db.Exec("INSERT INTO t VALUES (1, 0)"); return err }, "23505", false, true},
 		{"a message that reads like a deadlock", func(testing.TB) error {
 			return errors.New("ERROR: deadlock detected (SQLSTATE 40P01)")
-		}, "", false},
+		}, "", false, false},
+		{"a message that reads like a unique violation", func(testing.TB) error {
+			return errors.New(`ERROR: duplicate key value violates unique constraint "audit_id_key" (SQLSTATE 23505)`)
+		}, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +62,9 @@ func TestErrorsAreClassifiedByCode(t *testing.T) {
 			wrapped := fmt.Errorf("postgres ledger: write engagement ENG-1: %w", err)
 			if got := fault.Is(classify(wrapped), fault.Transient); got != tt.transient {
 				t.Errorf("classify(%v) transient = %v, want %v", wrapped, got, tt.transient)
+			}
+			if got := uniqueViolation(wrapped); got != tt.uniq {
+				t.Errorf("uniqueViolation(%v) = %v, want %v", wrapped, got, tt.uniq)
 			}
 		})
 	}

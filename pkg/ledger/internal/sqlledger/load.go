@@ -1,11 +1,10 @@
-package postgres
+package sqlledger
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
 	"iter"
-	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
 )
@@ -13,23 +12,23 @@ import (
 // Engagements yields every record, ended ones included, a page at a time
 // (for stint migrate).
 func (l *Ledger) Engagements(ctx context.Context) iter.Seq2[engagement.Engagement, error] {
-	return pages(ctx, l.db, "SELECT id, record FROM engagements WHERE id > $1 ORDER BY id LIMIT 500", func(e engagement.Engagement) string { return e.ID })
+	return pages(ctx, l, "SELECT id, record FROM engagements WHERE id > ? ORDER BY id LIMIT 500", func(e engagement.Engagement) string { return e.ID })
 }
 
 // SeenEvents yields every handled event's note, a page at a time (for
 // stint migrate).
 func (l *Ledger) SeenEvents(ctx context.Context) iter.Seq2[engagement.SeenEvent, error] {
-	return pages(ctx, l.db, "SELECT key, record FROM seen WHERE key > $1 ORDER BY key LIMIT 500", func(s engagement.SeenEvent) string { return s.Key })
+	return pages(ctx, l, "SELECT key, record FROM seen WHERE key > ? ORDER BY key LIMIT 500", func(s engagement.SeenEvent) string { return s.Key })
 }
 
 // pages runs query (two columns, a key and a JSON record; one parameter,
 // the last key of the previous page) page after page.
-func pages[T any](ctx context.Context, db *sql.DB, query string, key func(T) string) iter.Seq2[T, error] {
+func pages[T any](ctx context.Context, l *Ledger, query string, key func(T) string) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		after := ""
 		for {
 			var batch []T
-			rows, err := db.QueryContext(ctx, query, after)
+			rows, err := l.db.QueryContext(ctx, l.q(query), after)
 			if err == nil {
 				for rows.Next() {
 					var k, body string
@@ -49,7 +48,7 @@ func pages[T any](ctx context.Context, db *sql.DB, query string, key func(T) str
 			}
 			if err != nil {
 				var zero T
-				yield(zero, wrap(err, "list"))
+				yield(zero, l.wrap(err, "list"))
 				return
 			}
 			for _, v := range batch {
@@ -73,26 +72,22 @@ func (l *Ledger) Load(ctx context.Context, ch engagement.Change) error {
 		if c := ch.Contractor; c.Key != "" {
 			body, err := json.Marshal(c)
 			if err != nil {
-				return err
+				return l.encodeError(err, "contractor %s", c.Key)
 			}
-			res, err := tx.ExecContext(ctx, "INSERT INTO contractors (key, version, record) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+			res, err := tx.ExecContext(ctx, l.q("INSERT INTO contractors (key, version, record) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"),
 				c.Key, c.Version, body)
-			if err := checkWritten(res, err, "contractor", c.Key, 0); err != nil {
+			if err := l.checkWritten(res, err, "contractor", c.Key, 0); err != nil {
 				return err
 			}
 		}
 		for _, e := range ch.Engagements {
 			body, err := json.Marshal(e)
 			if err != nil {
-				return err
+				return l.encodeError(err, "engagement %s", e.ID)
 			}
-			var due *time.Time
-			if t := e.DueAt(); !t.IsZero() {
-				due = &t
-			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO engagements (id, contractor, state, due_at, version, record)
-				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`, e.ID, e.Contractor, string(e.State), due, e.Version, body)
-			if err := checkWritten(res, err, "engagement", e.ID, 0); err != nil {
+			res, err := tx.ExecContext(ctx, l.q(`INSERT INTO engagements (id, contractor, state, due_at, version, record)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`), e.ID, e.Contractor, string(e.State), l.time(e.DueAt()), e.Version, body)
+			if err := l.checkWritten(res, err, "engagement", e.ID, 0); err != nil {
 				return err
 			}
 		}
