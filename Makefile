@@ -24,6 +24,10 @@ FUNCTIONS := webhook worker sweep
 LAMBDA_ARCH ?= arm64
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 BIN ?= bin
+# What stint version prints (pkg/cli): set here because go's own stamp
+# (vcs.revision) is missing in a git worktree or with -buildvcs=false.
+STAMP := -X github.com/stintdev/stint/pkg/cli.version=$(shell git describe --tags --always --dirty 2>/dev/null) \
+	-X github.com/stintdev/stint/pkg/cli.commit=$(shell git rev-parse HEAD 2>/dev/null)
 
 build:
 	$(GO) build ./...
@@ -31,7 +35,7 @@ build:
 		echo "build $(BIN)/$$f/bootstrap"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
-	$(GO) build -trimpath -o $(BIN)/stint ./functions/stint
+	$(GO) build -trimpath -ldflags='$(STAMP)' -o $(BIN)/stint ./functions/stint
 	@ls -l $(BIN)/*/bootstrap $(BIN)/stint | awk '{printf "%s %.1f MB\n", $$9, $$5/1048576}'
 
 # The Lambda deployment packages: $(BIN)/<function>.zip, each holding the

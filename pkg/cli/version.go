@@ -9,9 +9,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Version is what stint version prints: the build's own record
-// (runtime/debug.ReadBuildInfo), which `go build` and `go install` stamp
-// from the module and the git checkout with no -ldflags to keep in step.
+// Set by `make build` with -ldflags -X (git describe --tags --always
+// --dirty, git rev-parse HEAD). A plain go build or go install leaves them
+// empty and the build's own record is used: the module version, and the
+// vcs.* settings go stamps in a git clone (not in a git worktree, nor with
+// GOFLAGS=-buildvcs=false).
+var (
+	version string
+	commit  string
+)
+
+// Version is what stint version prints: the version and commit make
+// stamped, else the build's own record (runtime/debug.ReadBuildInfo).
 type Version struct {
 	// Version is the main module's: a tag or pseudo-version such as
 	// v0.0.0-20260101120000-abcdef123456+dirty, or (devel) when built
@@ -28,9 +37,20 @@ type Version struct {
 func ReadVersion() Version {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return Version{Version: "(unknown)"}
+		bi = &debug.BuildInfo{}
 	}
-	return versionOf(bi)
+	return stamped(versionOf(bi), version, commit)
+}
+
+// stamped is v with make's -X values, when set.
+func stamped(v Version, version, commit string) Version {
+	if commit != "" {
+		v.Commit, v.Modified = commit, strings.HasSuffix(version, "-dirty")
+	}
+	if version != "" {
+		v.Version = version
+	}
+	return v
 }
 
 // versionOf picks the version out of build information.

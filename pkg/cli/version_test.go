@@ -67,3 +67,16 @@ func TestVersionCommandAndFlag(t *testing.T) {
 		}
 	}
 }
+
+// make's -X values win over the build info; a -dirty version means a
+// modified tree.
+func TestStampedVersion(t *testing.T) {
+	base := Version{Version: "(devel)", Go: "go1.26.0"}
+	if got, want := stamped(base, "", ""), base; got != want {
+		t.Errorf("unstamped = %+v, want %+v", got, want)
+	}
+	got := stamped(base, "v1.0.0-3-gabc1234-dirty", "abc1234def")
+	if want := (Version{Version: "v1.0.0-3-gabc1234-dirty", Commit: "abc1234def", Modified: true, Go: "go1.26.0"}); got != want {
+		t.Errorf("stamped = %+v, want %+v", got, want)
+	}
+}
