@@ -28,7 +28,7 @@ type Config struct {
 	// WebhookSecretARN names the Secrets Manager secret holding the
 	// webhook secret, which the webhook function reads at cold start.
 	WebhookSecretARN string
-	QueueURL      string
+	QueueURL         string
 	// ServiceBusConnection is a Service Bus connection string (secret).
 	ServiceBusConnection string
 	DLQURL               string
