@@ -1,9 +1,10 @@
 // Command webhook is the AWS Lambda that receives signed engagement events
 // (Function URL) and enqueues them on SQS FIFO. It links no Graph SDK.
 //
-// Configuration (pkg/config): STINT_WEBHOOK_SECRET, STINT_QUEUE_URL, and
-// optionally STINT_GROUPS (then unknown access keys are refused with 400
-// here).
+// Configuration (pkg/config): STINT_WEBHOOK_SECRET_ARN (the secret, read
+// from Secrets Manager at cold start) or STINT_WEBHOOK_SECRET,
+// STINT_QUEUE_URL, and optionally STINT_GROUPS (then unknown access keys are
+// refused with 400 here).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/stintdev/stint/pkg/awssecret"
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/queue/sqs"
 	"github.com/stintdev/stint/pkg/webhook"
@@ -34,7 +36,16 @@ func wire(ctx context.Context, log *slog.Logger) (*webhook.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := webhook.ParseSecrets(cfg.WebhookSecret)
+	secret := cfg.WebhookSecret
+	if cfg.WebhookSecretARN != "" {
+		if secret, err = awssecret.Read(ctx, "STINT_WEBHOOK_SECRET_ARN", cfg.WebhookSecretARN); err != nil {
+			return nil, err
+		}
+	}
+	verifier, err := webhook.ParseSecrets(secret)
+	if err != nil && cfg.WebhookSecretARN != "" {
+		return nil, fmt.Errorf("the secret STINT_WEBHOOK_SECRET_ARN %s names holds no valid webhook secret (its SecretString is read as STINT_WEBHOOK_SECRET): %w", cfg.WebhookSecretARN, err)
+	}
 	if err != nil {
 		return nil, err
 	}

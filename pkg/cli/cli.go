@@ -49,7 +49,7 @@ func Execute(args []string, stdout, stderr io.Writer, lookup config.Lookup) int 
 		// The configuration and the flags are checked before any command
 		// starts anything.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if g.cfgErr != nil && cmd.Name() != "config" {
+			if g.cfgErr != nil && cmd.Name() != "config" && cmd.Name() != "version" {
 				return fmt.Errorf("the configuration has problems (see stint config):\n%w", g.cfgErr)
 			}
 			return checkData(g.data)
@@ -58,7 +58,9 @@ func Execute(args []string, stdout, stderr io.Writer, lookup config.Lookup) int 
 	root.PersistentFlags().StringVar(&g.data, "data", cmp.Or(g.cfg.Data, ".stint"), "data directory: ledger, queue, sandbox tenant, webhook secret (env STINT_DATA)")
 	root.PersistentFlags().BoolVar(&g.sandbox, "sandbox", false, "run against the sandbox tenant kept in the data directory, not the configured tenant (operator commands follow the data directory's own choice)")
 	root.PersistentFlags().BoolVar(&g.asJSON, "json", false, "print JSON for scripts")
-	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g), configCmd(g), policyCmd(g), migrateCmd(g))
+	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g), configCmd(g), policyCmd(g), migrateCmd(g), versionCmd(g))
+	root.Version = ReadVersion().Version
+	root.SetVersionTemplate(versionTemplate())
 	needsSubcommand(root)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -25,7 +25,10 @@ type Config struct {
 	DefaultAccess []string
 	Store         string
 	WebhookSecret string
-	QueueURL      string
+	// WebhookSecretARN names the Secrets Manager secret holding the
+	// webhook secret, which the webhook function reads at cold start.
+	WebhookSecretARN string
+	QueueURL         string
 	// ServiceBusConnection is a Service Bus connection string (secret).
 	ServiceBusConnection string
 	DLQURL               string
@@ -163,6 +166,10 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 		}
 	}
 	c.Store, c.WebhookSecret = l.str("STINT_STORE"), l.str("STINT_WEBHOOK_SECRET")
+	c.WebhookSecretARN = l.str("STINT_WEBHOOK_SECRET_ARN")
+	if b == Webhook {
+		l.check(checkWebhookSecret(c.WebhookSecret, c.WebhookSecretARN))
+	}
 	c.QueueURL, c.DLQURL = l.str("STINT_QUEUE_URL"), l.str("STINT_DLQ_URL")
 	c.ServiceBusConnection = l.str("STINT_SERVICEBUS_CONNECTION")
 	c.SendInvitation = l.boolean("STINT_SEND_INVITATION")
@@ -185,10 +192,26 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 // required lists what each binary cannot start without; the stint command
 // decides per command (a sandbox needs no tenant).
 var required = map[Binary][]string{
-	Webhook: {"STINT_WEBHOOK_SECRET", "STINT_QUEUE_URL"},
+	Webhook: {"STINT_QUEUE_URL"}, // and one webhook secret: checkWebhookSecret
 	Worker:  {"STINT_GROUPS", "STINT_STORE", "STINT_DLQ_URL"},
 	Sweep:   {"STINT_GROUPS", "STINT_STORE"},
 }
+
+// checkWebhookSecret wants exactly one of the webhook function's two ways
+// to get its secret, and an ARN that names a Secrets Manager secret.
+func checkWebhookSecret(secret, arn string) error {
+	switch {
+	case secret != "" && arn != "":
+		return fault.Errorf(fault.Invalid, "STINT_WEBHOOK_SECRET and STINT_WEBHOOK_SECRET_ARN are both set: keep only STINT_WEBHOOK_SECRET_ARN, so that the secret stays in Secrets Manager, not in the function's environment")
+	case secret == "" && arn == "":
+		return fault.Errorf(fault.Invalid, "neither STINT_WEBHOOK_SECRET_ARN nor STINT_WEBHOOK_SECRET is set: set STINT_WEBHOOK_SECRET_ARN to the ARN of the Secrets Manager secret holding the webhook secret (whsec_…)")
+	case arn != "" && !webhookSecretARN.MatchString(arn):
+		return fault.Errorf(fault.Invalid, "STINT_WEBHOOK_SECRET_ARN %q: want a Secrets Manager secret's ARN, like arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint-webhook-AbCdEf", arn)
+	}
+	return nil
+}
+
+var webhookSecretARN = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$`)
 
 // loader reads settings and gathers every problem.
 type loader struct {

@@ -258,3 +258,42 @@ func TestAWSFederation(t *testing.T) {
 		})
 	}
 }
+
+// The webhook function takes its secret one way: from Secrets Manager by
+// ARN, or (outside a deployment) from STINT_WEBHOOK_SECRET; both, neither
+// or a malformed ARN is one precise error.
+func TestWebhookSecretOneWay(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint-webhook-AbCdEf"
+	queue := []string{"STINT_QUEUE_URL", "https://sqs.example/q.fifo"}
+	tests := []struct {
+		name string
+		env  []string
+		want string // "" for no error
+	}{
+		{"ARN only", []string{"STINT_WEBHOOK_SECRET_ARN", arn}, ""},
+		{"secret only", []string{"STINT_WEBHOOK_SECRET", "whsec_c2VjcmV0"}, ""},
+		{"both", []string{"STINT_WEBHOOK_SECRET_ARN", arn, "STINT_WEBHOOK_SECRET", "whsec_c2VjcmV0"}, "STINT_WEBHOOK_SECRET and STINT_WEBHOOK_SECRET_ARN are both set"},
+		{"neither", nil, "neither STINT_WEBHOOK_SECRET_ARN nor STINT_WEBHOOK_SECRET is set"},
+		{"not an ARN", []string{"STINT_WEBHOOK_SECRET_ARN", "stint-webhook"}, `STINT_WEBHOOK_SECRET_ARN "stint-webhook": want a Secrets Manager secret's ARN`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(config.Webhook, env(append(tt.env, queue...)...))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load = %v, want no error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Load error = %v, want one line saying %q", err, tt.want)
+			}
+			if strings.Contains(fmtErr(err), "c2VjcmV0") {
+				t.Errorf("the error prints the secret: %v", err)
+			}
+		})
+	}
+	if _, err := config.Load(config.Stint, env("STINT_WEBHOOK_SECRET_ARN", "x")); err != nil {
+		t.Errorf("the stint command checked STINT_WEBHOOK_SECRET_ARN, which only the webhook function reads: %v", err)
+	}
+}

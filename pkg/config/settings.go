@@ -77,6 +77,8 @@ var Settings = []Setting{
 		Doc: "The ledger: `sqlite:///path/to/stint.db`, `dynamodb://table` or `postgres://user@host/db` (add `?azure=entra` for Azure Database for PostgreSQL with an Entra token as the password). `stint serve` keeps its ledger and queue in the PostgreSQL database this names, shared by every replica, and otherwise in its data directory; `stint policy` records the policies it owns in this ledger when set, so that the sweep function sees them."},
 	{Name: "STINT_WEBHOOK_SECRET", Secret: true, ReadBy: []Binary{Webhook, Stint},
 		Doc: "Standard Webhooks secret(s), `whsec_<base64>`, several separated by spaces to rotate. `stint serve` makes one in its data directory when unset."},
+	{Name: "STINT_WEBHOOK_SECRET_ARN", ReadBy: []Binary{Webhook},
+		Doc: "For the webhook function, instead of `STINT_WEBHOOK_SECRET`: the ARN of the Secrets Manager secret holding it (its `SecretString`, the same format), read once at cold start. The function's role needs `secretsmanager:GetSecretValue` on it. Set one of the two, not both."},
 	{Name: "STINT_QUEUE_URL", ReadBy: []Binary{Webhook, Stint},
 		Doc: "The queue events go through: for the webhook function, its SQS FIFO queue's URL; for `stint serve`, an Azure Service Bus session queue, `servicebus://<namespace>.servicebus.windows.net/<queue>` (unset: the embedded queue in the data directory)."},
 	{Name: "STINT_SERVICEBUS_CONNECTION", Secret: true, ReadBy: []Binary{Stint},
