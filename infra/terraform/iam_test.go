@@ -45,6 +45,7 @@ var codeGrants = []grant{
 	{"dynamodb.DeleteItem", "pkg/ledger/dynamo", "dynamodb:DeleteItem", "releasing a lease, deleting a mark"},
 	{"dynamodb.CreateTable", "pkg/ledger/dynamo", "", "dynamo.CreateTable serves tests and local servers; Terraform creates the table"},
 	{"sts.GetWebIdentityToken", "pkg/entra", "sts:GetWebIdentityToken", "the Graph token's assertion (STINT_AZURE_FEDERATION=aws)"},
+	{"secretsmanager.GetSecretValue", "pkg/awssecret", "secretsmanager:GetSecretValue", "the webhook secret at cold start (STINT_WEBHOOK_SECRET_ARN)"},
 }
 
 // lambdaGrants are what Lambda does with a function's role rather than its

@@ -137,14 +137,18 @@ func (m *module) checkCall(t *testing.T, name string, call *hclsyntax.Block) {
 	}
 }
 
-// replacedByFederation are the credential settings that
+// notGiven are the settings others take the place of: the credential
+// settings that
 // STINT_AZURE_FEDERATION=aws takes the place of (config refuses the first
-// three with it; the certificate's password goes with the certificate):
-// the functions get none of them. Every other setting a binary reads is
-// given, empty when the deployment leaves it to stint's default.
-var replacedByFederation = []string{
+// three with it; the certificate's password goes with the certificate),
+// and STINT_WEBHOOK_SECRET, which STINT_WEBHOOK_SECRET_ARN does (config
+// wants one of the two): the functions get none of them. Every other
+// setting a binary reads is given, empty when the deployment leaves it to
+// stint's default.
+var notGiven = []string{
 	"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
 	"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE",
+	"STINT_WEBHOOK_SECRET",
 }
 
 // lambdaBinaries are the binaries deployed as functions, each as
@@ -153,9 +157,11 @@ var lambdaBinaries = []config.Binary{config.Webhook, config.Worker, config.Sweep
 
 func TestEachFunctionIsGivenWhatItsBinaryReads(t *testing.T) {
 	m := loadAll(t)[awsModule]
-	for _, name := range replacedByFederation {
-		if !slices.ContainsFunc(config.ReadBy(config.Worker), func(s config.Setting) bool { return s.Name == name }) {
-			t.Errorf("replacedByFederation lists %s, which the worker does not read (pkg/config): update the list", name)
+	for _, name := range notGiven {
+		if !slices.ContainsFunc(lambdaBinaries, func(b config.Binary) bool {
+			return slices.ContainsFunc(config.ReadBy(b), func(s config.Setting) bool { return s.Name == name })
+		}) {
+			t.Errorf("notGiven lists %s, which no function reads (pkg/config): update the list", name)
 		}
 	}
 	for _, b := range lambdaBinaries {
@@ -168,7 +174,7 @@ func TestEachFunctionIsGivenWhatItsBinaryReads(t *testing.T) {
 			env := m.objectItems(t, attr(t, envs[0], "variables"))
 			var want []string
 			for _, s := range config.ReadBy(b) {
-				if !slices.Contains(replacedByFederation, s.Name) {
+				if !slices.Contains(notGiven, s.Name) {
 					want = append(want, s.Name)
 				}
 			}

@@ -59,6 +59,11 @@ data "aws_iam_policy_document" "webhook" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.events.arn]
   }
+  statement {
+    sid       = "WebhookSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.webhook_secret_arn]
+  }
 }
 
 data "aws_iam_policy_document" "worker" {

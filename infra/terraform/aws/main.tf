@@ -30,9 +30,9 @@ locals {
   webhook_env = {
     STINT_GROUPS    = local.groups
     STINT_QUEUE_URL = aws_sqs_queue.events.url
-    # Pending: the secret in Secrets Manager, read at cold start (issue
-    # 15); until then it is a sensitive variable in the environment.
-    STINT_WEBHOOK_SECRET = var.webhook_secret
+    # The secret itself stays in Secrets Manager: the webhook reads it
+    # once at cold start, and it never passes through Terraform's state.
+    STINT_WEBHOOK_SECRET_ARN = var.webhook_secret_arn
   }
 
   worker_env = merge(local.graph_env, {

@@ -212,13 +212,12 @@ variable "policy_drift" {
 
 # The webhook.
 
-variable "webhook_secret" {
-  description = "STINT_WEBHOOK_SECRET: the Standard Webhooks secret(s), whsec_<base64>, several separated by spaces to rotate. Passed as an environment variable for now (see functions.tf)."
+variable "webhook_secret_arn" {
+  description = "STINT_WEBHOOK_SECRET_ARN: the Secrets Manager secret holding the Standard Webhooks secret(s), whsec_<base64>, several separated by spaces to rotate. Create it outside Terraform (aws secretsmanager create-secret), so that the secret never enters Terraform's state; the webhook reads it at cold start."
   type        = string
-  sensitive   = true
   validation {
-    condition     = startswith(var.webhook_secret, "whsec_")
-    error_message = "webhook_secret must be one or more whsec_<base64> secrets separated by spaces."
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.webhook_secret_arn))
+    error_message = "webhook_secret_arn must be a Secrets Manager secret's ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>."
   }
 }
 

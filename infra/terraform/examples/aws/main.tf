@@ -42,6 +42,6 @@ module "stint" {
   manage_outbound_identity_federation = var.manage_outbound_identity_federation
   groups                              = var.groups
   break_glass                         = var.break_glass
-  webhook_secret                      = var.webhook_secret
+  webhook_secret_arn                  = var.webhook_secret_arn
   alarm_topic_arn                     = aws_sns_topic.alarms.arn
 }

@@ -37,10 +37,9 @@ variable "break_glass" {
   default     = []
 }
 
-variable "webhook_secret" {
-  description = "The Standard Webhooks secret shared with the HR system, whsec_<base64>. Pass it with TF_VAR_webhook_secret rather than in a file."
+variable "webhook_secret_arn" {
+  description = "The Secrets Manager secret holding the Standard Webhooks secret shared with the HR system (whsec_<base64>), created beforehand with aws secretsmanager create-secret."
   type        = string
-  sensitive   = true
 }
 
 variable "alarm_email" {
