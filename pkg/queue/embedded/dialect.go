@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
+
+	"github.com/stintdev/stint/pkg/sqlnum"
 )
 
 // dialect is the SQL the queue's database speaks. The queries are written
@@ -40,17 +40,7 @@ func (d dialect) bind(query string) string {
 	if d != postgresDialect {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlnum.Numbered(query)
 }
 
 // lockHeads ends Receive's SELECT of the contractors' heads. SQLite needs

@@ -15,11 +15,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/sqlnum"
 )
 
 // Dialect is what differs between the SQL databases the ledger runs on.
@@ -86,17 +85,7 @@ func (l *Ledger) q(query string) string {
 	if !l.d.Numbered {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlnum.Numbered(query)
 }
 
 // time is t as stored, or NULL for the zero time.
