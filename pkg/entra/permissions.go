@@ -14,24 +14,34 @@ type Permission struct {
 	// Feature is "core" for the five the runtime needs; an optional
 	// feature names itself, and works without its permission (saying so).
 	Feature string
+	// AppRoleID is the permission's published id as an application
+	// permission: the app role of Microsoft Graph's service principal
+	// (appId GraphAppID) that an app requests and is granted. The same
+	// name as a delegated permission has another id.
+	// https://learn.microsoft.com/graph/permissions-reference
+	AppRoleID string
 }
+
+// GraphAppID is Microsoft Graph's application id, the same in every
+// tenant: the resource whose app roles the permissions are.
+const GraphAppID = "00000003-0000-0000-c000-000000000000"
 
 // The core permissions, least privilege: the runtime works with exactly
 // these five.
 var (
-	ReadUsers         = Permission{"User.Read.All", "finding users by email, reading account state", "core"}
-	InviteGuests      = Permission{"User.Invite.All", "inviting guests", "core"}
-	GroupMembership   = Permission{"GroupMember.ReadWrite.All", "reading the allow-listed groups, adding and removing members", "core"}
-	EnableDisable     = Permission{"User.EnableDisableAccount.All", "blocking and unblocking sign-in", "core"}
-	RevokeSessions    = Permission{"User.RevokeSessions.All", "revoking members' sessions", "core"}
+	ReadUsers         = Permission{"User.Read.All", "finding users by email, reading account state", "core", "df021288-bdef-4463-88db-98f22de89214"}
+	InviteGuests      = Permission{"User.Invite.All", "inviting guests", "core", "09850681-111b-4a89-9bed-3f2cae46d706"}
+	GroupMembership   = Permission{"GroupMember.ReadWrite.All", "reading the allow-listed groups, adding and removing members", "core", "dbaae8cf-10b5-4b86-a4a1-f871c94c6695"}
+	EnableDisable     = Permission{"User.EnableDisableAccount.All", "blocking and unblocking sign-in", "core", "3011c876-62b7-4ada-afa2-506cbbecc68c"}
+	RevokeSessions    = Permission{"User.RevokeSessions.All", "revoking members' sessions", "core", "77f3a031-c388-4f99-b373-dc68676a979e"}
 	corePermissionSet = []Permission{ReadUsers, InviteGuests, GroupMembership, EnableDisable, RevokeSessions}
 )
 
 // The optional ones, each naming its feature; stint works without them,
 // saying once what is off.
 var (
-	ReadPolicies  = Permission{"Policy.Read.All", "reading Conditional Access policies: `stint policy plan`, the reconcile's drift check, `stint check`'s coverage", "conditional access (read)"}
-	WritePolicies = Permission{"Policy.ReadWrite.ConditionalAccess", "creating and updating stint's Conditional Access policies: `stint policy apply`, drift repair; give it to an operator's app, not the runtime's", "conditional access (apply)"}
+	ReadPolicies  = Permission{"Policy.Read.All", "reading Conditional Access policies: `stint policy plan`, the reconcile's drift check, `stint check`'s coverage", "conditional access (read)", "246dd0d5-5bd0-4def-940b-0421030a5b68"}
+	WritePolicies = Permission{"Policy.ReadWrite.ConditionalAccess", "creating and updating stint's Conditional Access policies: `stint policy apply`, drift repair; give it to an operator's app, not the runtime's", "conditional access (apply)", "01c0a623-fc9b-48e9-b794-0756f8e8f067"}
 )
 
 // Permissions lists every permission stint knows, by feature, the core
