@@ -1,10 +1,11 @@
-// Package terraform holds stint's Terraform (aws/, examples/) and this
+// Package terraform holds stint's Terraform (aws/, entra/, examples/) and this
 // check of it, which needs no cloud, no provider and no registry: it reads
 // the .tf files with HCL and compares them with the code they deploy.
 //
 //   - every .tf file parses; every variable is documented; every var.X,
-//     local.X, data, module and aws_* resource referenced is declared; a
-//     module call gives only, and every required, variable of the module;
+//     local.X, data, module, aws_* and azuread_* resource referenced is
+//     declared; a module call gives only, and every required, variable of
+//     the module;
 //   - each function's environment is exactly what its binary reads
 //     (pkg/config's declarations), less the credential settings that
 //     STINT_AZURE_FEDERATION=aws replaces;
@@ -14,6 +15,10 @@
 //   - the queue keeps maxReceiveCount 5 and a visibility timeout of at
 //     least six times the worker's timeout; the schedules send the sweep
 //     the inputs it takes.
+//   - the Entra app registrations request and are granted exactly the
+//     Graph app roles of pkg/entra's permissions, the groups are plain
+//     security groups, and the federated credentials have the audience
+//     Entra expects (entra_test.go).
 //
 // When a terraform binary is on the PATH, `terraform fmt -check` runs too
 // (it needs no providers); without one that part is only logged, since CI
@@ -43,15 +48,17 @@ import (
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
-const awsModule = "aws"
+const awsModule, entraModule = "aws", "entra"
 
-// loadAll reads every module under infra/terraform; the AWS module must be
-// among them.
+// loadAll reads every module under infra/terraform; the AWS and the Entra
+// modules must be among them.
 func loadAll(tb testing.TB) map[string]*module {
 	tb.Helper()
 	mods := loadModules(tb, ".")
-	if mods[awsModule] == nil {
-		tb.Fatalf("no .tf files in infra/terraform/%s", awsModule)
+	for _, dir := range []string{awsModule, entraModule} {
+		if mods[dir] == nil {
+			tb.Fatalf("no .tf files in infra/terraform/%s", dir)
+		}
 	}
 	return mods
 }
@@ -106,7 +113,7 @@ func (m *module) undeclared(t hcl.Traversal) string {
 		return "module." + attrAt(1) + " is not declared"
 	case root == "data" && m.data[attrAt(1)+"."+attrAt(2)] == nil:
 		return "data." + attrAt(1) + "." + attrAt(2) + " is not declared"
-	case strings.HasPrefix(root, "aws_") && m.resources[root+"."+attrAt(1)] == nil:
+	case (strings.HasPrefix(root, "aws_") || strings.HasPrefix(root, "azuread_")) && m.resources[root+"."+attrAt(1)] == nil:
 		return root + "." + attrAt(1) + " is not declared"
 	}
 	return ""
