@@ -29,25 +29,6 @@ func appRoles(ps ...entra.Permission) []string {
 	return out
 }
 
-// stringValues evaluates expr (a for_each: a map, set or list) to its
-// known string values.
-func (m *module) stringValues(tb testing.TB, expr hclsyntax.Expression, vars map[string]cty.Value) []string {
-	tb.Helper()
-	v := m.eval(tb, expr, vars)
-	if !v.IsWhollyKnown() || !v.CanIterateElements() {
-		tb.Fatalf("%s: %s is not a known collection", m.dir, expr.Range())
-	}
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if e.Type() != cty.String {
-			tb.Fatalf("%s: %s holds a %s, want strings", m.dir, expr.Range(), e.Type().FriendlyName())
-		}
-		out = append(out, e.AsString())
-	}
-	return out
-}
-
 // requestedRoles are the Graph app roles an azuread_application requests:
 // its resource_access blocks on Graph, written out or made by a dynamic
 // block, each of type Role (an application permission).
@@ -83,7 +64,7 @@ func (m *module) requestedRoles(t *testing.T, app *hclsyntax.Block, vars map[str
 			t.Fatalf("%s: the dynamic resource_access's id is %q, want resource_access.value", app.Labels[1], got)
 		}
 		isRole(contents[0])
-		for _, id := range m.stringValues(t, attr(t, d, "for_each"), vars) {
+		for _, id := range m.stringList(t, attr(t, d, "for_each"), vars) {
 			ids = append(ids, appRoleName(id))
 		}
 	}
@@ -105,7 +86,7 @@ func (m *module) grantedRoles(t *testing.T, name string, vars map[string]cty.Val
 		t.Errorf("azuread_app_role_assignment.%s: resource_object_id is %q, want data.azuread_service_principal.graph.object_id", name, got)
 	}
 	var ids []string
-	for _, id := range m.stringValues(t, attr(t, a, "for_each"), vars) {
+	for _, id := range m.stringList(t, attr(t, a, "for_each"), vars) {
 		ids = append(ids, appRoleName(id))
 	}
 	return ids
@@ -202,7 +183,7 @@ func TestEntraFederatedCredentialsTrustTheRuntimeAppForTokenExchange(t *testing.
 			continue
 		}
 		found = append(found, addr)
-		if got := m.stringList(t, attr(t, r, "audiences")); !slices.Equal(got, []string{entra.AWSAudience}) {
+		if got := m.stringList(t, attr(t, r, "audiences"), nil); !slices.Equal(got, []string{entra.AWSAudience}) {
 			t.Errorf("%s: audiences = %q, want [%s]", addr, got, entra.AWSAudience)
 		}
 		if got := ref(attr(t, r, "application_id")); got != "azuread_application.runtime.id" {

@@ -123,7 +123,7 @@ func (m *module) roleActions(t *testing.T, fn string) []string {
 			if e := s.Body.Attributes["effect"]; e != nil && m.eval(t, e.Expr, nil).AsString() != "Allow" {
 				t.Fatalf("%s: only Allow statements are checked", doc)
 			}
-			actions = append(actions, m.stringList(t, attr(t, s, "actions"))...)
+			actions = append(actions, m.stringList(t, attr(t, s, "actions"), nil)...)
 			m.checkAudience(t, doc, s)
 		}
 	}
@@ -134,12 +134,12 @@ func (m *module) roleActions(t *testing.T, fn string) []string {
 // checkAudience: a role may get web identity tokens for Entra only.
 func (m *module) checkAudience(t *testing.T, doc string, s *hclsyntax.Block) {
 	t.Helper()
-	if !slices.Contains(m.stringList(t, attr(t, s, "actions")), "sts:GetWebIdentityToken") {
+	if !slices.Contains(m.stringList(t, attr(t, s, "actions"), nil), "sts:GetWebIdentityToken") {
 		return
 	}
 	for _, c := range blocks(s, "condition") {
 		if m.eval(t, attr(t, c, "variable"), nil).AsString() == "sts:IdentityTokenAudience" {
-			if got := m.stringList(t, attr(t, c, "values")); !slices.Equal(got, []string{entra.AWSAudience}) {
+			if got := m.stringList(t, attr(t, c, "values"), nil); !slices.Equal(got, []string{entra.AWSAudience}) {
 				t.Errorf("%s: sts:IdentityTokenAudience = %q, want [%s]", doc, got, entra.AWSAudience)
 			}
 			return
@@ -161,7 +161,7 @@ func TestSchedulerMayOnlyInvokeTheSweep(t *testing.T) {
 		t.Fatal("no data.aws_iam_policy_document.scheduler")
 	}
 	for _, s := range blocks(doc, "statement") {
-		if got := m.stringList(t, attr(t, s, "actions")); !slices.Equal(got, []string{"lambda:InvokeFunction"}) {
+		if got := m.stringList(t, attr(t, s, "actions"), nil); !slices.Equal(got, []string{"lambda:InvokeFunction"}) {
 			t.Errorf("the scheduler is granted %q, want [lambda:InvokeFunction]", got)
 		}
 		if got := hclsyntax.Expression(attr(t, s, "resources")); len(got.Variables()) != 1 || traversalString(got.Variables()[0]) != "aws_lambda_function.sweep.arn" {

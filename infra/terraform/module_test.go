@@ -230,12 +230,13 @@ func (m *module) objectItems(tb testing.TB, expr hclsyntax.Expression) map[strin
 	return nil
 }
 
-// stringList evaluates expr to a list of known strings.
-func (m *module) stringList(tb testing.TB, expr hcl.Expression) []string {
+// stringList evaluates expr, with vars, to its known string values: a
+// list, tuple or set, or a map (a for_each), whose values it gives.
+func (m *module) stringList(tb testing.TB, expr hcl.Expression, vars map[string]cty.Value) []string {
 	tb.Helper()
-	v := m.eval(tb, expr, nil)
-	if !v.IsWhollyKnown() || !(v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()) {
-		tb.Fatalf("%s: %s is not a list of known strings", m.dir, expr.Range())
+	v := m.eval(tb, expr, vars)
+	if !v.IsWhollyKnown() || !v.CanIterateElements() {
+		tb.Fatalf("%s: %s is not a known collection of strings", m.dir, expr.Range())
 	}
 	var out []string
 	for it := v.ElementIterator(); it.Next(); {

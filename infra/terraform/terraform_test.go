@@ -348,7 +348,7 @@ func TestQueueRedrivesAfterFiveAndOutlastsTheWorker(t *testing.T) {
 	if got := ref(attr(t, esm, "function_name")); !strings.HasPrefix(got, "aws_lambda_function.worker.") {
 		t.Errorf("the event source mapping feeds %q, want aws_lambda_function.worker", got)
 	}
-	if got := m.stringList(t, attr(t, esm, "function_response_types")); !slices.Equal(got, []string{"ReportBatchItemFailures"}) {
+	if got := m.stringList(t, attr(t, esm, "function_response_types"), nil); !slices.Equal(got, []string{"ReportBatchItemFailures"}) {
 		t.Errorf("function_response_types = %q, want [ReportBatchItemFailures]", got)
 	}
 	attr(t, esm, "batch_size")
