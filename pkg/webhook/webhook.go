@@ -118,7 +118,7 @@ const (
 	// Accepted: queued (202).
 	Accepted = "accepted"
 	// Duplicate: the queue held the same event already (202 again). Only
-	// a queue that remembers what it accepted (Remembering) tells; on the
+	// a queue that says so when it takes a message (Putter) tells; on the
 	// others a duplicate is counted as accepted.
 	Duplicate = "duplicate"
 	// Refused: 4xx, with the reason.
@@ -127,10 +127,11 @@ const (
 	Unavailable = "unavailable"
 )
 
-// Remembering is a queue that can tell whether it accepted a message
-// before, so that Observe hears of a duplicate (the embedded queue).
-type Remembering interface {
-	Accepted(ctx context.Context, m engagement.Message) (bool, error)
+// Putter is a queue that says, as it takes a message, whether it was new
+// or the same message again, so that Observe hears of a duplicate (the
+// embedded queue).
+type Putter interface {
+	Put(ctx context.Context, m engagement.Message) (queued bool, err error)
 }
 
 func (h *Handler) observe(result, reason string) {
@@ -186,8 +187,7 @@ func (h *Handler) Receive(ctx context.Context, body []byte, header http.Header) 
 // different event: refused with 409 rather than dropped as a duplicate.
 func (h *Handler) enqueue(ctx context.Context, log *slog.Logger, ev event.Event, body []byte) Response {
 	msg := engagement.Message{ID: ev.Key(), Digest: ev.Digest(), Group: ev.ContractorKey(), Body: body}
-	again := h.acceptedBefore(ctx, msg)
-	err := h.Queue.Enqueue(ctx, msg)
+	again, err := h.put(ctx, msg)
 	switch {
 	case fault.Is(err, fault.Conflict):
 		log.WarnContext(ctx, "webhook: refused", "status", 409, "event_id", ev.ID, "source", ev.Source, "reason", "event id reused with another body")
@@ -211,17 +211,14 @@ func (h *Handler) enqueue(ctx context.Context, log *slog.Logger, ev event.Event,
 	return Response{Status: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
 }
 
-// acceptedBefore asks a Remembering queue, when someone observes, whether
-// it holds msg already. Asked before Enqueue, so two identical deliveries
-// at the same instant may both count as accepted; a failure to tell
-// counts the delivery as accepted.
-func (h *Handler) acceptedBefore(ctx context.Context, msg engagement.Message) bool {
-	r, ok := h.Queue.(Remembering)
-	if !ok || h.Observe == nil {
-		return false
+// put enqueues msg and reports whether the queue held it already, when
+// the queue can say so (Putter) in the same step.
+func (h *Handler) put(ctx context.Context, msg engagement.Message) (again bool, err error) {
+	if p, ok := h.Queue.(Putter); ok {
+		queued, err := p.Put(ctx, msg)
+		return err == nil && !queued, err
 	}
-	again, err := r.Accepted(ctx, msg)
-	return err == nil && again
+	return false, h.Queue.Enqueue(ctx, msg)
 }
 
 // check refuses, before the queue, an event the worker could never apply

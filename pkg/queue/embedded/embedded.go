@@ -144,6 +144,14 @@ func Open(ctx context.Context, db *sql.DB, o Options) (*Queue, error) {
 // Enqueue adds m, unless its id was accepted before: then it answers nil if
 // m says the same (the same digest), and a fault.Conflict error if not.
 func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
+	_, err := q.Put(ctx, m)
+	return err
+}
+
+// Put is Enqueue that also says whether m was queued now: false when the
+// same message was accepted before (a sender's retry). The webhook counts
+// duplicates by it (webhook.Putter).
+func (q *Queue) Put(ctx context.Context, m engagement.Message) (bool, error) {
 	queued := false
 	err := q.tx(ctx, func(tx *sql.Tx) error {
 		now := q.now().UnixNano()
@@ -172,16 +180,16 @@ func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
 		return nil
 	})
 	if fault.Is(err, fault.Conflict) {
-		return err
+		return false, err
 	}
 	if err != nil {
-		return fault.Wrap(fault.Transient, fmt.Errorf("embedded queue: enqueue %s: %w", m.ID, err))
+		return false, fault.Wrap(fault.Transient, fmt.Errorf("embedded queue: enqueue %s: %w", m.ID, err))
 	}
 	if queued {
 		q.changed(ctx)
 	}
 	q.prune(ctx)
-	return nil
+	return queued, nil
 }
 
 // insert queues m behind its contractor's other messages.

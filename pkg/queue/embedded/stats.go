@@ -3,11 +3,8 @@ package embedded
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/stintdev/stint/pkg/engagement"
 )
 
 // Stats is the queue at one moment, as metrics report it.
@@ -35,19 +32,4 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		s.Oldest = time.Unix(0, oldest.Int64)
 	}
 	return s, nil
-}
-
-// Accepted reports whether the queue accepted m before, the same id with
-// the same digest: Enqueue would take it again without queueing it. The
-// webhook asks, to count duplicates (webhook.Remembering).
-func (q *Queue) Accepted(ctx context.Context, m engagement.Message) (bool, error) {
-	var digest string
-	err := q.db.QueryRowContext(ctx, q.d.bind("SELECT digest FROM accepted WHERE id = ?"), m.ID).Scan(&digest)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("embedded queue: was %s accepted: %w", m.ID, err)
-	}
-	return digest == m.Digest, nil
 }

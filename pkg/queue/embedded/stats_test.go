@@ -46,28 +46,29 @@ func testStats(t *testing.T, b backend) {
 	}
 }
 
-// Accepted tells the same message again (a duplicate) from a new one and
-// from another message reusing the id.
-func TestAccepted(t *testing.T) { eachBackend(t, testAccepted) }
+// Put says whether a message was queued now: yes the first time, no for
+// the same message again (a sender's retry, queued once); another message
+// under the id is refused.
+func TestPut(t *testing.T) { eachBackend(t, testPut) }
 
-func testAccepted(t *testing.T, b backend) {
+func testPut(t *testing.T, b backend) {
 	ctx := context.Background()
 	q := open(t, b, embedded.Options{})
 	m := msg("a1", "a")
 	m.Digest = "d1"
-	if again, err := q.Accepted(ctx, m); err != nil || again {
-		t.Fatalf("Accepted before Enqueue = %v, %v; want false", again, err)
+	if queued, err := q.Put(ctx, m); err != nil || !queued {
+		t.Fatalf("Put of a new message = %v, %v; want queued", queued, err)
 	}
-	if err := q.Enqueue(ctx, m); err != nil {
-		t.Fatal(err)
+	if queued, err := q.Put(ctx, m); err != nil || queued {
+		t.Errorf("Put of the same message again = %v, %v; want accepted, not queued", queued, err)
 	}
-	if again, err := q.Accepted(ctx, m); err != nil || !again {
-		t.Errorf("Accepted after Enqueue = %v, %v; want true", again, err)
+	if n, _ := q.Len(ctx); n != 1 {
+		t.Errorf("Len = %d, want the message queued once", n)
 	}
 	other := m
 	other.Digest = "d2"
-	if again, err := q.Accepted(ctx, other); err != nil || again {
-		t.Errorf("Accepted for the id with another digest = %v, %v; want false (Enqueue refuses it)", again, err)
+	if queued, err := q.Put(ctx, other); !fault.Is(err, fault.Conflict) || queued {
+		t.Errorf("Put of another message under the id = %v, %v; want refused", queued, err)
 	}
 }
 
