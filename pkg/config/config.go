@@ -105,32 +105,29 @@ func (v Value) Shown() string {
 	case v.Secret:
 		return "********"
 	}
-	return maskPassword(v.Value)
+	return Redacted(v.Value)
 }
 
-// maskPassword masks the password of a URL, in its user information or as
-// a password or sslpassword parameter; other values are returned as they
-// are.
-func maskPassword(s string) string {
+// Redacted is s with the passwords of a URL masked: the one in its user
+// information, and the password and sslpassword parameters (PostgreSQL's).
+// What is not a URL with a password comes back as it is.
+func Redacted(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
 		return s
 	}
-	masked := false
-	if _, ok := u.User.Password(); ok {
-		u.User, masked = url.UserPassword(u.User.Username(), "********"), true
-	}
+	_, masked := u.User.Password()
 	q := u.Query()
 	for _, k := range []string{"password", "sslpassword"} {
 		if q.Has(k) {
-			q.Set(k, "********")
+			q.Set(k, "xxxxx")
 			u.RawQuery, masked = q.Encode(), true
 		}
 	}
 	if !masked {
 		return s
 	}
-	return strings.ReplaceAll(u.String(), "%2A%2A%2A%2A%2A%2A%2A%2A", "********")
+	return u.Redacted()
 }
 
 // Lookup reads one variable: os.LookupEnv in the mains, a map in tests.

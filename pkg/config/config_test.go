@@ -165,8 +165,8 @@ func TestWhatEachBinaryReads(t *testing.T) {
 // shows.
 func TestAPasswordInAURLIsMasked(t *testing.T) {
 	for store, want := range map[string]string{
-		"postgres://stint:s3cret@db.example/stint":                    "postgres://stint:********@db.example/stint",
-		"postgres://stint@db.example/stint?password=s3cret&sslmode=x": "postgres://stint@db.example/stint?password=********&sslmode=x",
+		"postgres://stint:s3cret@db.example/stint":                    "postgres://stint:xxxxx@db.example/stint",
+		"postgres://stint@db.example/stint?password=s3cret&sslmode=x": "postgres://stint@db.example/stint?password=xxxxx&sslmode=x",
 		"postgres://stint@db.example/stint?azure=entra":               "postgres://stint@db.example/stint?azure=entra",
 		"sqlite:///var/lib/stint/stint.db":                            "sqlite:///var/lib/stint/stint.db",
 	} {

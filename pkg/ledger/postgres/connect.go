@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/fault"
 )
 
@@ -55,7 +56,7 @@ func parse(raw string) (target, error) {
 		return target{}, fault.Errorf(fault.Invalid, "postgres ledger: the URL does not parse (it is not shown, as it may hold a password): "+
 			"percent-encode the characters @ : / ? # %% in its user name and password")
 	}
-	t := target{shown: redact(u)}
+	t := target{shown: config.Redacted(raw)}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return t, fault.Errorf(fault.Invalid, "postgres ledger %s: want a postgres:// or postgresql:// URL", t.shown)
 	}
@@ -115,20 +116,6 @@ func local(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// redact returns u with its passwords masked: the one in the user
-// information, and the password and sslpassword query parameters.
-func redact(u *url.URL) string {
-	c := *u
-	q := c.Query()
-	for _, k := range []string{"password", "sslpassword"} {
-		if q.Has(k) {
-			q.Set(k, "xxxxx")
-			c.RawQuery = q.Encode()
-		}
-	}
-	return c.Redacted()
 }
 
 // entraPassword returns pgx's BeforeConnect hook that sets each new
