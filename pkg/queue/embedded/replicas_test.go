@@ -373,16 +373,24 @@ func listening(t *testing.T, admin *sql.DB, old int) int {
 }
 
 // assertWakes checks that waiter's Wait sleeps while nothing changes, and
-// wakes within seconds when sender queues a message.
+// wakes within seconds when sender queues a message. A listener that has
+// just taken hold wakes its waiters once (for what it may have missed),
+// which a loaded machine may deliver late, inside the quiet time: one wake
+// there is allowed, more would be Wait not sleeping.
 func assertWakes(t *testing.T, sender, waiter *embedded.Queue, id string) {
 	t.Helper()
 	ctx := context.Background()
 	quiet, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	start := time.Now()
-	waiter.Wait(quiet, waiter.Changed())
+	wakes := 0
+	for quiet.Err() == nil {
+		waiter.Wait(quiet, waiter.Changed())
+		if quiet.Err() == nil {
+			wakes++
+		}
+	}
 	cancel()
-	if waited := time.Since(start); waited < 250*time.Millisecond {
-		t.Fatalf("Wait with nothing changing returned after %v, want it to sleep", waited)
+	if wakes > 1 {
+		t.Fatalf("Wait returned %d times in 300 ms with nothing changing, want it to sleep", wakes)
 	}
 	changed := waiter.Changed()
 	woke := make(chan time.Duration, 1)
