@@ -65,9 +65,14 @@ type Tenant struct {
 	CertificatePath     string
 	CertificatePassword string
 	FederatedTokenFile  string
-	// Federation is STINT_AZURE_FEDERATION: FederationAWS, or "" for the
-	// credential the other variables choose.
+	// Federation is STINT_AZURE_FEDERATION: FederationAWS,
+	// FederationManagedIdentity, or "" for the credential the other
+	// variables choose.
 	Federation string
+	// ManagedIdentityClientID is STINT_MANAGED_IDENTITY_CLIENT_ID: the
+	// user-assigned identity FederationManagedIdentity uses ("" for the
+	// system-assigned one).
+	ManagedIdentityClientID string
 	// AuthorityHost is the token service; "" for Microsoft's global one.
 	AuthorityHost string
 }
@@ -75,6 +80,11 @@ type Tenant struct {
 // FederationAWS is STINT_AZURE_FEDERATION=aws: the assertion comes from
 // AWS STS GetWebIdentityToken.
 const FederationAWS = "aws"
+
+// FederationManagedIdentity is STINT_AZURE_FEDERATION=managed-identity: the
+// assertion is the host's managed identity's token (Azure), and Azure
+// resources are reached as that identity.
+const FederationManagedIdentity = "managed-identity"
 
 // Configured reports whether a tenant is named at all.
 func (t Tenant) Configured() bool { return t.ID != "" }
@@ -145,7 +155,7 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 	c.Tenant = Tenant{ID: l.str("AZURE_TENANT_ID"), ClientID: l.str("AZURE_CLIENT_ID"), ClientSecret: l.str("AZURE_CLIENT_SECRET"),
 		CertificatePath: l.str("AZURE_CLIENT_CERTIFICATE_PATH"), CertificatePassword: l.str("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
 		FederatedTokenFile: l.str("AZURE_FEDERATED_TOKEN_FILE"), AuthorityHost: l.str("AZURE_AUTHORITY_HOST"),
-		Federation: l.oneOf("STINT_AZURE_FEDERATION", FederationAWS)}
+		Federation: l.oneOf("STINT_AZURE_FEDERATION", federations(b)...), ManagedIdentityClientID: l.str("STINT_MANAGED_IDENTITY_CLIENT_ID")}
 	l.check(c.Tenant.Check())
 	c.GraphEndpoint = l.str("STINT_GRAPH_ENDPOINT")
 	if l.has("STINT_GRAPH_ENDPOINT") {
@@ -372,6 +382,15 @@ func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
+// federations are the values of STINT_AZURE_FEDERATION b accepts: a
+// Lambda function has no managed identity.
+func federations(b Binary) []string {
+	if b == Stint {
+		return []string{FederationAWS, FederationManagedIdentity}
+	}
+	return []string{FederationAWS}
+}
+
 // Check checks the AZURE_* variables and STINT_AZURE_FEDERATION together.
 func (t Tenant) Check() error {
 	var errs []error
@@ -380,7 +399,7 @@ func (t Tenant) Check() error {
 			errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_AUTHORITY_HOST %q: must be an https URL, like https://login.microsoftonline.com/", t.AuthorityHost))
 		}
 	}
-	if t.Federation == FederationAWS {
+	if t.Federation != "" {
 		var set []string
 		for _, v := range []struct{ name, value string }{{"AZURE_CLIENT_SECRET", t.ClientSecret},
 			{"AZURE_CLIENT_CERTIFICATE_PATH", t.CertificatePath}, {"AZURE_FEDERATED_TOKEN_FILE", t.FederatedTokenFile}} {
@@ -388,10 +407,17 @@ func (t Tenant) Check() error {
 				set = append(set, v.name)
 			}
 		}
+		from := map[string]string{FederationAWS: "AWS STS", FederationManagedIdentity: "the managed identity"}[t.Federation]
 		if len(set) > 0 {
-			errs = append(errs, fault.Errorf(fault.Invalid, "STINT_AZURE_FEDERATION=aws takes the Graph token from AWS STS through the app's federated credential, so it cannot be used with %s: unset %s (no secret is needed on AWS)",
-				strings.Join(set, " or "), strings.Join(set, " and ")))
+			errs = append(errs, fault.Errorf(fault.Invalid, "STINT_AZURE_FEDERATION=%s takes the Graph token from %s through the app's federated credential, so it cannot be used with %s: unset %s (no secret is needed)",
+				t.Federation, from, strings.Join(set, " or "), strings.Join(set, " and ")))
 		}
+	}
+	if t.ManagedIdentityClientID != "" && t.Federation != FederationManagedIdentity {
+		errs = append(errs, fault.Errorf(fault.Invalid, "STINT_MANAGED_IDENTITY_CLIENT_ID is set but STINT_AZURE_FEDERATION is not managed-identity: set STINT_AZURE_FEDERATION=managed-identity to use the identity, or unset STINT_MANAGED_IDENTITY_CLIENT_ID"))
+	}
+	if t.Federation == FederationManagedIdentity && t.ClientID != "" && strings.EqualFold(t.ClientID, t.ManagedIdentityClientID) {
+		errs = append(errs, fault.Errorf(fault.Invalid, "AZURE_CLIENT_ID and STINT_MANAGED_IDENTITY_CLIENT_ID are both %s: AZURE_CLIENT_ID is the runtime app's client id (the one with the Graph permissions), STINT_MANAGED_IDENTITY_CLIENT_ID the managed identity's", t.ClientID))
 	}
 	if t.ClientSecret != "" || t.CertificatePath != "" || t.FederatedTokenFile != "" || t.Federation != "" {
 		if t.ID == "" {

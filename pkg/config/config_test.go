@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,82 @@ func TestAWSFederation(t *testing.T) {
 // The webhook function takes its secret one way: from Secrets Manager by
 // ARN, or (outside a deployment) from STINT_WEBHOOK_SECRET; both, neither
 // or a malformed ARN is one precise error.
+// STINT_AZURE_FEDERATION=managed-identity is for the stint command (a
+// Lambda has no managed identity); the identity's client id is its own
+// setting, and is refused where it would be confused with the app's.
+func TestManagedIdentityFederation(t *testing.T) {
+	const app, identity = "11111111-2222-3333-4444-555555555555", "99999999-8888-7777-6666-555555555555"
+	ids := []string{"AZURE_TENANT_ID", "72f988bf-0000-4000-8000-00000000c0de", "AZURE_CLIENT_ID", app}
+	tests := []struct {
+		name string
+		b    config.Binary
+		kv   []string
+		err  string
+	}{
+		{name: "user-assigned", b: config.Stint, kv: append([]string{"STINT_AZURE_FEDERATION", "managed-identity", "STINT_MANAGED_IDENTITY_CLIENT_ID", identity}, ids...)},
+		{name: "system-assigned", b: config.Stint, kv: append([]string{"STINT_AZURE_FEDERATION", "managed-identity"}, ids...)},
+		{name: "in a Lambda function", b: config.Sweep, kv: append([]string{"STINT_AZURE_FEDERATION", "managed-identity"}, ids...),
+			err: `STINT_AZURE_FEDERATION "managed-identity": want aws`},
+		{name: "with a secret", b: config.Stint, kv: append([]string{"STINT_AZURE_FEDERATION", "managed-identity", "AZURE_CLIENT_SECRET", "s"}, ids...),
+			err: "STINT_AZURE_FEDERATION=managed-identity takes the Graph token from the managed identity through the app's federated credential, so it cannot be used with AZURE_CLIENT_SECRET: unset AZURE_CLIENT_SECRET"},
+		{name: "the identity's id without federation", b: config.Stint, kv: append([]string{"STINT_MANAGED_IDENTITY_CLIENT_ID", identity}, ids...),
+			err: "STINT_MANAGED_IDENTITY_CLIENT_ID is set but STINT_AZURE_FEDERATION is not managed-identity"},
+		{name: "the identity's id as the app's", b: config.Stint, kv: []string{"STINT_AZURE_FEDERATION", "managed-identity", "STINT_MANAGED_IDENTITY_CLIENT_ID", app,
+			"AZURE_TENANT_ID", "72f988bf-0000-4000-8000-00000000c0de", "AZURE_CLIENT_ID", app},
+			err: "AZURE_CLIENT_ID and STINT_MANAGED_IDENTITY_CLIENT_ID are both " + app},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.b, sweepEnv(tt.kv...))
+			if tt.err == "" {
+				if err != nil || c.Tenant.Federation != config.FederationManagedIdentity {
+					t.Errorf("Load = %+v, %v; want Federation managed-identity", c.Tenant, err)
+				}
+				return
+			}
+			if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Load error = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// What stint serve reads in one role is what that role's function reads,
+// its data directory, identity and (webhook and worker) Service Bus queue,
+// and nothing the other roles alone need.
+func TestServedBy(t *testing.T) {
+	names := func(b config.Binary) []string {
+		var out []string
+		for _, s := range config.ServedBy(b) {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	has := map[config.Binary][]string{
+		config.Webhook: {"STINT_WEBHOOK_SECRET", "STINT_QUEUE_URL", "STINT_GROUPS", "AZURE_TENANT_ID", "STINT_MANAGED_IDENTITY_CLIENT_ID", "STINT_DATA"},
+		config.Worker:  {"STINT_QUEUE_URL", "STINT_STORE", "STINT_SEND_INVITATION", "STINT_MANAGED_IDENTITY_CLIENT_ID"},
+		config.Sweep:   {"STINT_STORE", "STINT_GHOST_GRACE", "STINT_BREAK_GLASS", "STINT_AZURE_FEDERATION"},
+	}
+	hasNot := map[config.Binary][]string{
+		config.Webhook: {"STINT_STORE", "STINT_SEND_INVITATION", "STINT_WEBHOOK_SECRET_ARN"},
+		config.Worker:  {"STINT_WEBHOOK_SECRET", "STINT_GHOST_GRACE", "STINT_DLQ_URL"},
+		config.Sweep:   {"STINT_QUEUE_URL", "STINT_WEBHOOK_SECRET", "STINT_SERVICEBUS_CONNECTION"},
+	}
+	for _, b := range []config.Binary{config.Webhook, config.Worker, config.Sweep} {
+		got := names(b)
+		for _, n := range has[b] {
+			if !slices.Contains(got, n) {
+				t.Errorf("ServedBy(%s) lacks %s: %v", b, n, got)
+			}
+		}
+		for _, n := range hasNot[b] {
+			if slices.Contains(got, n) {
+				t.Errorf("ServedBy(%s) has %s: %v", b, n, got)
+			}
+		}
+	}
+}
+
 func TestWebhookSecretOneWay(t *testing.T) {
 	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stint-webhook-AbCdEf"
 	queue := []string{"STINT_QUEUE_URL", "https://sqs.example/q.fifo"}

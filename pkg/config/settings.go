@@ -7,6 +7,8 @@
 // compares what each binary reads with what it is given.
 package config
 
+import "slices"
+
 // Binary is a program that reads settings.
 type Binary string
 
@@ -64,7 +66,9 @@ var Settings = []Setting{
 	{Name: "AZURE_FEDERATED_TOKEN_FILE", ReadBy: graphUsers,
 		Doc: "A file holding a federated token (workload identity) the app's federated credential trusts. With none of the secret, certificate or token, the Azure SDK's default chain is used (managed identity, Azure CLI)."},
 	{Name: "STINT_AZURE_FEDERATION", ReadBy: graphUsers,
-		Doc: "`aws`: no secret at all on AWS. The function's IAM role gets a token from AWS STS `GetWebIdentityToken` (IAM outbound identity federation; audience `api://AzureADTokenExchange`, RS256) and Entra trades it for a Graph token through the app's federated identity credential (issuer: the account's AWS issuer URL; subject: the role's ARN). The AWS SDK's standard settings apply (`AWS_REGION`, the role's credentials). Not with a client secret, certificate or federated token file."},
+		Doc: "No secret at all. `aws`: the function's IAM role gets a token from AWS STS `GetWebIdentityToken` (IAM outbound identity federation; audience `api://AzureADTokenExchange`, RS256) and Entra trades it for a Graph token through the app's federated identity credential (issuer: the account's AWS issuer URL; subject: the role's ARN). The AWS SDK's standard settings apply (`AWS_REGION`, the role's credentials). `managed-identity` (the stint command, on Azure): the host's managed identity gets that token from the platform's identity endpoint (issuer `https://login.microsoftonline.com/<tenant>/v2.0`, subject the identity's principal id), and Service Bus and PostgreSQL are reached as the identity itself. Not with a client secret, certificate or federated token file."},
+	{Name: "STINT_MANAGED_IDENTITY_CLIENT_ID", ReadBy: []Binary{Stint},
+		Doc: "With `STINT_AZURE_FEDERATION=managed-identity`: the client id of the user-assigned managed identity (`AZURE_CLIENT_ID` stays the app's); unset, the system-assigned identity."},
 	{Name: "AZURE_AUTHORITY_HOST", ReadBy: graphUsers,
 		Doc: "The token service, `https://…` (default Microsoft's global one; sovereign clouds differ). Instance discovery is off for a host that is not Microsoft's."},
 	{Name: "STINT_GRAPH_ENDPOINT", Default: "https://graph.microsoft.com", ReadBy: graphUsers,
@@ -124,6 +128,32 @@ func setting(name string) Setting {
 		}
 	}
 	panic("config: undeclared setting " + name)
+}
+
+// servedExtra is what `stint serve --only ROLE` (and, for the sweep, `stint
+// sweep`) reads beyond what the role's AWS function reads: its data
+// directory, its identity (the host builds its credentials whatever its
+// role: Service Bus and PostgreSQL take tokens too), and the Service Bus
+// queue it sends to or takes from (a Lambda is given its messages).
+var servedExtra = map[Binary][]string{
+	Webhook: {"STINT_DATA", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+		"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "STINT_AZURE_FEDERATION", "STINT_MANAGED_IDENTITY_CLIENT_ID",
+		"AZURE_AUTHORITY_HOST", "STINT_SERVICEBUS_CONNECTION"},
+	Worker: {"STINT_DATA", "STINT_MANAGED_IDENTITY_CLIENT_ID", "STINT_QUEUE_URL", "STINT_SERVICEBUS_CONNECTION"},
+	Sweep:  {"STINT_DATA", "STINT_MANAGED_IDENTITY_CLIENT_ID"},
+}
+
+// ServedBy lists the settings the stint command reads when it plays one
+// role (Webhook, Worker or Sweep) on a host such as Azure Container Apps:
+// the deployment's check compares each app's environment with it.
+func ServedBy(role Binary) []Setting {
+	var out []Setting
+	for _, s := range ReadBy(Stint) {
+		if s.reads(role) || slices.Contains(servedExtra[role], s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ReadBy lists the settings a binary reads, in declaration order.
