@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/test/lambdart"
+	"github.com/stintdev/stint/test/mistub"
 	"github.com/stintdev/stint/test/ststub"
 )
 
@@ -131,5 +133,38 @@ func TestWorkerWithAWSFederationForAnotherRole(t *testing.T) {
 	}
 	if strings.Contains(f.Logs(), "eyJ") {
 		t.Error("the JWT was printed")
+	}
+}
+
+// On Azure, stint serve gets its Graph token with its managed identity's
+// token, traded through the app's federated credential: no secret in its
+// environment, none on the app, and the identity's token is asked for once.
+func TestServeWithManagedIdentity(t *testing.T) {
+	mi, err := mistub.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mi.Close)
+	const identity, principal = "5e5e5e5e-0000-4000-8000-00000000c11d", "7a7a7a7a-0000-4000-8000-0000000000a1"
+	mi.AddIdentity(identity, principal)
+	app := sandbox.App{ClientID: clientID, Permissions: permissions, Federated: []sandbox.FederatedCredential{
+		{Issuer: mi.Issuer(), Subject: principal, Audience: entra.AWSAudience}}}
+	tenant := serveTenantFor(t, sandbox.Options{TenantID: tenantID, HTTPClient: mi.Client()}, app,
+		append(mi.Env(), "STINT_AZURE_FEDERATION=managed-identity", "STINT_MANAGED_IDENTITY_CLIENT_ID="+identity)...)
+	for _, kv := range tenant.env {
+		if strings.HasPrefix(kv, "AZURE_CLIENT_SECRET=") || strings.HasPrefix(kv, "AZURE_CLIENT_CERTIFICATE_PATH=") {
+			t.Fatalf("stint was given %s", strings.SplitN(kv, "=", 2)[0])
+		}
+	}
+	addr := freeAddr(t)
+	serve := startServe(t, filepath.Join(t.TempDir(), "data"), addr, tenant.env...)
+	defer func() { serve.cmd.Process.Signal(syscall.SIGTERM); serve.cmd.Wait() }()
+	now := time.Now()
+	email := "mia@partner.example"
+	body := evt("mi-1", "started", "ENG-MI", email, now, map[string]any{"endsAt": ts(now.Add(time.Hour))})
+	<-sendAll(webhookSecret, [][]byte{body}, func() string { return addr })
+	waitFor(t, 20*time.Second, email+" added to the group:\n"+serve.out.String(), func() bool { return tenant.member(email) })
+	if got := mi.Issued(); got != 1 {
+		t.Errorf("the identity endpoint gave %d tokens, want 1", got)
 	}
 }

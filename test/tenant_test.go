@@ -23,8 +23,15 @@ type servedTenant struct {
 // serveTenant starts a tenant with perms granted to stint's app, until the
 // test ends.
 func serveTenant(tb testing.TB, perms []string) *servedTenant {
+	return serveTenantFor(tb, sandbox.Options{TenantID: tenantID}, sandbox.App{ClientID: clientID, Secret: secret, Permissions: perms},
+		"AZURE_CLIENT_SECRET="+secret)
+}
+
+// serveTenantFor starts a tenant with stint's app as given; credential is
+// how stint proves it is the app.
+func serveTenantFor(tb testing.TB, o sandbox.Options, app sandbox.App, credential ...string) *servedTenant {
 	tb.Helper()
-	tenant := sandbox.New(sandbox.Options{TenantID: tenantID})
+	tenant := sandbox.New(o)
 	srv, err := tenant.StartTLS("127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -34,13 +41,11 @@ func serveTenant(tb testing.TB, perms []string) *servedTenant {
 	if err := tenant.WriteCA(ca); err != nil {
 		tb.Fatal(err)
 	}
-	tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: perms})
+	tenant.AddApp(app)
 	g := tenant.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
-	return &servedTenant{Tenant: tenant, group: g.ID, env: []string{
-		"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
-		"AZURE_CLIENT_SECRET=" + secret, "STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=contractor-access=" + g.ID,
-		"STINT_WEBHOOK_SECRET=" + webhookSecret,
-	}}
+	env := []string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + app.ClientID,
+		"STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_GROUPS=contractor-access=" + g.ID, "STINT_WEBHOOK_SECRET=" + webhookSecret}
+	return &servedTenant{Tenant: tenant, group: g.ID, env: append(env, credential...)}
 }
 
 // member reports whether the account with this address is in the group.

@@ -132,7 +132,7 @@ func (g *globals) printJSON(v any) error {
 // ledger opens the data directory's ledger and queue, read-write, for the
 // operator commands that need no tenant.
 func (g *globals) ledger(ctx context.Context) (host.Store, *embedded.Queue, error) {
-	l, err := host.OpenExisting(ctx, g.cfg.Store, g.data)
+	l, err := host.OpenExisting(ctx, g.cfg, g.data)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,18 +2,13 @@ package entra
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -50,23 +45,10 @@ type WebIdentityTokenAPI interface {
 	GetWebIdentityToken(ctx context.Context, in *sts.GetWebIdentityTokenInput, optFns ...func(*sts.Options)) (*sts.GetWebIdentityTokenOutput, error)
 }
 
-// awsCredential is a ClientAssertionCredential whose assertions come from
-// STS; it turns the refusals of either side into one precise error.
-type awsCredential struct {
-	inner    *azidentity.ClientAssertionCredential
-	src      *webIdentity
-	clientID string
-}
-
 // AWSCredential returns the credential STINT_AZURE_FEDERATION=aws selects,
 // with assertions from api (sts.NewFromConfig in Credential).
 func AWSCredential(t config.Tenant, api WebIdentityTokenAPI, opts *azidentity.ClientAssertionCredentialOptions) (azcore.TokenCredential, error) {
-	src := &webIdentity{api: api, now: time.Now}
-	inner, err := azidentity.NewClientAssertionCredential(t.ID, t.ClientID, src.assertion, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &awsCredential{inner: inner, src: src, clientID: t.ClientID}, nil
+	return newFederated(t, &webIdentity{api: api, now: time.Now}, "the AWS token", opts)
 }
 
 // awsSTS builds the STS client from the AWS SDK's standard configuration:
@@ -82,49 +64,6 @@ func awsSTS() (*sts.Client, error) {
 		return nil, fault.Errorf(fault.Invalid, "STINT_AZURE_FEDERATION=aws: AWS_REGION is not set; STS GetWebIdentityToken is served only by regional endpoints (Lambda sets AWS_REGION)")
 	}
 	return sts.NewFromConfig(cfg), nil
-}
-
-// GetToken implements azcore.TokenCredential.
-func (c *awsCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	tok, err := c.inner.GetToken(ctx, opts)
-	if err == nil {
-		return tok, nil
-	}
-	// azidentity keeps only the text of an error from the assertion
-	// callback; the source keeps the error itself.
-	if stsErr := c.src.lastError(); stsErr != nil {
-		return tok, stsErr
-	}
-	return tok, c.explain(err)
-}
-
-// explain names what to configure when Entra refuses the assertion.
-func (c *awsCredential) explain(err error) error {
-	var authErr *azidentity.AuthenticationFailedError
-	if !errors.As(err, &authErr) || authErr.RawResponse == nil {
-		return err
-	}
-	body, _ := runtime.Payload(authErr.RawResponse)
-	var answer struct {
-		Codes []int `json:"error_codes"`
-	}
-	_ = json.Unmarshal(body, &answer)
-	iss, sub := c.src.identity()
-	code := 0
-	if len(answer.Codes) > 0 {
-		code = answer.Codes[0]
-	}
-	switch code {
-	case 70021, 700211, 700212, 700213:
-		return fault.Errorf(fault.Unauthorized, "Entra refused the AWS token (AADSTS%d: no federated identity credential matches it): add one to app %s with issuer %s, subject %s and audience %s",
-			code, c.clientID, iss, sub, AWSAudience)
-	case 700024:
-		return fault.Errorf(fault.Unauthorized, "Entra refused the AWS token (AADSTS700024: outside its validity period): check this host's clock")
-	case 700027, 50166:
-		return fault.Errorf(fault.Unauthorized, "Entra could not verify the AWS token (AADSTS%d): Entra must reach %s/.well-known/openid-configuration and find the token's signing key there; check the federated identity credential's issuer on app %s",
-			code, iss, c.clientID)
-	}
-	return err
 }
 
 // webIdentity gets assertions from STS and keeps each until awsReuseMargin
@@ -176,19 +115,6 @@ func (w *webIdentity) identity() (iss, sub string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.iss, w.sub
-}
-
-// jwtIdentity reads iss and sub from a JWT's payload, unverified: they
-// only go into error messages (the token itself never does).
-func jwtIdentity(tok string) (iss, sub string) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return "(unknown issuer)", "(unknown subject)"
-	}
-	var c struct{ Iss, Sub string }
-	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	_ = json.Unmarshal(b, &c)
-	return c.Iss, c.Sub
 }
 
 // stsError names what to enable when STS refuses: the account's outbound

@@ -99,6 +99,8 @@ type Config struct {
 //
 //   - STINT_AZURE_FEDERATION=aws: a ClientAssertionCredential with
 //     assertions from AWS STS (AWSCredential), and nothing else
+//   - STINT_AZURE_FEDERATION=managed-identity: one with assertions from
+//     the host's managed identity (ManagedIdentityCredential)
 //   - a client secret: ClientSecretCredential
 //   - a certificate file: ClientCertificateCredential
 //   - a federated token file: WorkloadIdentityCredential
@@ -126,6 +128,8 @@ func Credential(t config.Tenant, transport policy.Transporter) (azcore.TokenCred
 			return nil, err
 		}
 		cred, err = AWSCredential(t, api, &azidentity.ClientAssertionCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
+	case t.Federation == config.FederationManagedIdentity:
+		cred, err = ManagedIdentityCredential(t, &azidentity.ClientAssertionCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})
 	case t.ClientSecret != "":
 		cred, err = azidentity.NewClientSecretCredential(t.ID, t.ClientID, t.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: discoveryOff})

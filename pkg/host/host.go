@@ -143,7 +143,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 		o.Log.Warn("stint: the data directory can be read by other users; its files are kept private (0600), but make it 0700: chmod 700 "+o.Data,
 			"data", o.Data, "mode", fi.Mode().Perm().String())
 	}
-	if h.Ledger, err = OpenStore(ctx, o.Config.Store, o.Data); err != nil {
+	if h.Ledger, err = OpenStore(ctx, o.Config, o.Data); err != nil {
 		h.Close()
 		return nil, err
 	}

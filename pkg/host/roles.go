@@ -60,8 +60,8 @@ func (h *Host) openServiceBus() (*ServiceBus, error) {
 }
 
 // OpenServiceBus connects to the Service Bus queue STINT_QUEUE_URL names,
-// with STINT_SERVICEBUS_CONNECTION or, without it, the configured identity
-// (azidentity's chain: a managed identity in Azure).
+// with STINT_SERVICEBUS_CONNECTION or, without it, the host's identity
+// (entra.ResourceCredential: the managed identity in Azure).
 func OpenServiceBus(cfg config.Config) (*ServiceBus, error) {
 	a, err := servicebus.ParseURL("STINT_QUEUE_URL", cfg.QueueURL)
 	if err != nil {
@@ -69,7 +69,7 @@ func OpenServiceBus(cfg config.Config) (*ServiceBus, error) {
 	}
 	var cred azcore.TokenCredential
 	if cfg.ServiceBusConnection == "" {
-		if cred, err = entra.Credential(cfg.Tenant, nil); err != nil {
+		if cred, err = entra.ResourceCredential(cfg.Tenant, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/ledger/postgres"
 	"github.com/stintdev/stint/pkg/ledger/sqlite"
@@ -31,10 +33,20 @@ func Shared(store string) bool {
 }
 
 // OpenStore opens the ledger and queue database: the shared one STINT_STORE
-// names, or the data directory's SQLite file.
-func OpenStore(ctx context.Context, store, data string) (Store, error) {
-	if Shared(store) {
-		return postgres.Open(ctx, store)
+// names, or the data directory's SQLite file. PostgreSQL's Entra
+// authentication (azure=entra) takes its tokens from the host's identity
+// (entra.ResourceCredential: the managed identity on Azure).
+func OpenStore(ctx context.Context, cfg config.Config, data string) (Store, error) {
+	if store := cfg.Store; Shared(store) {
+		var opts []postgres.Option
+		if cfg.Tenant.Federation == config.FederationManagedIdentity {
+			cred, err := entra.ResourceCredential(cfg.Tenant, nil)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, postgres.WithCredential(cred))
+		}
+		return postgres.Open(ctx, store, opts...)
 	}
 	return sqlite.Open(ctx, filepath.Join(data, "stint.db"))
 }
@@ -42,14 +54,14 @@ func OpenStore(ctx context.Context, store, data string) (Store, error) {
 // OpenExisting is OpenStore for the operator commands, which must not
 // create a ledger where none was: without a shared store, the data
 // directory must hold one.
-func OpenExisting(ctx context.Context, store, data string) (Store, error) {
-	if !Shared(store) {
+func OpenExisting(ctx context.Context, cfg config.Config, data string) (Store, error) {
+	if !Shared(cfg.Store) {
 		path := filepath.Join(data, "stint.db")
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("no ledger at %s: run stint serve (or pass --data, or set STINT_STORE to the shared postgres:// ledger)", path)
 		}
 	}
-	return OpenStore(ctx, store, data)
+	return OpenStore(ctx, cfg, data)
 }
 
 // tenantMark is the mark that records, in a shared ledger, the tenant its

@@ -47,34 +47,29 @@
 package ststub
 
 import (
-	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-)
 
-var b64 = base64.RawURLEncoding
+	"github.com/stintdev/stint/test/oidcissuer"
+)
 
 // Server is the stand-in: an STS endpoint and the account's issuer.
 type Server struct {
 	srv *httptest.Server
 
+	keys *oidcissuer.Keys
+
 	mu       sync.Mutex
-	key      *rsa.PrivateKey
-	kid      string
 	roles    map[string]string // access key id → role ARN
 	denied   map[string]bool   // role ARN → no sts:GetWebIdentityToken
 	disabled bool
@@ -84,10 +79,11 @@ type Server struct {
 // Start serves the stand-in on a loopback port over TLS, with outbound
 // identity federation enabled.
 func Start() (*Server, error) {
-	s := &Server{roles: map[string]string{}, denied: map[string]bool{}}
-	if err := s.RotateKey(); err != nil {
+	keys, err := oidcissuer.New()
+	if err != nil {
 		return nil, err
 	}
+	s := &Server{keys: keys, roles: map[string]string{}, denied: map[string]bool{}}
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	return s, nil
 }
@@ -140,30 +136,12 @@ func (s *Server) Issued() int {
 }
 
 // RotateKey replaces the signing key; the old one is no longer published.
-func (s *Server) RotateKey() error {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return fmt.Errorf("ststub: signing key: %w", err)
-	}
-	sum := sha256.Sum256(k.N.Bytes())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.key, s.kid = k, hex.EncodeToString(sum[:8])
-	return nil
-}
+func (s *Server) RotateKey() error { return s.keys.Rotate() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/.well-known/openid-configuration":
-		writeJSON(w, map[string]any{"issuer": s.Issuer(), "jwks_uri": s.Issuer() + "/.well-known/jwks.json",
-			"response_types_supported": []string{"id_token"}, "subject_types_supported": []string{"public"},
-			"id_token_signing_alg_values_supported": []string{"RS256", "ES384"}})
-	case r.Method == http.MethodGet && r.URL.Path == "/.well-known/jwks.json":
-		s.mu.Lock()
-		k, kid := s.key.PublicKey, s.kid
-		s.mu.Unlock()
-		writeJSON(w, map[string]any{"keys": []any{map[string]any{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-			"n": b64.EncodeToString(k.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(k.E)).Bytes())}}})
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/.well-known/"):
+		s.keys.Discovery(s.Issuer())(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/":
 		s.query(w, r)
 	default:
@@ -282,33 +260,12 @@ func (s *Server) getWebIdentityToken(r *http.Request) (*minted, *apiError) {
 	} else {
 		claims["aud"] = aud
 	}
-	tok, err := sign(s.key, s.kid, claims)
+	tok, err := s.keys.Sign(claims)
 	if err != nil {
 		return nil, &apiError{500, "Receiver", "InternalFailure", err.Error()}
 	}
 	s.issued++
 	return &minted{tok, exp}, nil
-}
-
-// sign returns a compact RS256 JWT.
-func sign(key *rsa.PrivateKey, kid string, claims map[string]any) (string, error) {
-	h, _ := json.Marshal(map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid})
-	c, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
-	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", err
-	}
-	return input + "." + b64.EncodeToString(sig), nil
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeXML(w http.ResponseWriter, status int, requestID string, v any) {
