@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/test/lambdart"
 	"github.com/stintdev/stint/test/mistub"
+	sbtest "github.com/stintdev/stint/test/servicebus"
 	"github.com/stintdev/stint/test/ststub"
 )
 
@@ -136,35 +136,69 @@ func TestWorkerWithAWSFederationForAnotherRole(t *testing.T) {
 	}
 }
 
-// On Azure, stint serve gets its Graph token with its managed identity's
-// token, traded through the app's federated credential: no secret in its
-// environment, none on the app, and the identity's token is asked for once.
-func TestServeWithManagedIdentity(t *testing.T) {
+// On Azure no secret exists: the webhook and the worker, each with its
+// own managed identity, reach Service Bus over TLS with the identity's
+// Entra token, and the worker gets its Graph token by trading its
+// identity's token through the app's federated credential. Neither is
+// given a client secret or a Service Bus connection string, and the app
+// has no secret. The worker asks for the token it trades once (azidentity
+// keeps it); the webhook, which makes no Graph call, never does.
+func TestAzureRolesWithoutASecret(t *testing.T) {
 	mi, err := mistub.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(mi.Close)
-	const identity, principal = "5e5e5e5e-0000-4000-8000-00000000c11d", "7a7a7a7a-0000-4000-8000-0000000000a1"
-	mi.AddIdentity(identity, principal)
+	const (
+		hookIdentity, hookPrincipal     = "5e5e5e5e-0000-4000-8000-0000000000b0", "7a7a7a7a-0000-4000-8000-0000000000b0"
+		workerIdentity, workerPrincipal = "5e5e5e5e-0000-4000-8000-0000000000b1", "7a7a7a7a-0000-4000-8000-0000000000b1"
+	)
+	mi.AddIdentity(hookIdentity, hookPrincipal)
+	mi.AddIdentity(workerIdentity, workerPrincipal)
 	app := sandbox.App{ClientID: clientID, Permissions: permissions, Federated: []sandbox.FederatedCredential{
-		{Issuer: mi.Issuer(), Subject: principal, Audience: entra.AWSAudience}}}
+		{Issuer: mi.Issuer(), Subject: workerPrincipal, Audience: entra.AWSAudience}}}
 	tenant := serveTenantFor(t, sandbox.Options{TenantID: tenantID, HTTPClient: mi.Client()}, app,
-		append(mi.Env(), "STINT_AZURE_FEDERATION=managed-identity", "STINT_MANAGED_IDENTITY_CLIENT_ID="+identity)...)
-	for _, kv := range tenant.env {
-		if strings.HasPrefix(kv, "AZURE_CLIENT_SECRET=") || strings.HasPrefix(kv, "AZURE_CLIENT_CERTIFICATE_PATH=") {
-			t.Fatalf("stint was given %s", strings.SplitN(kv, "=", 2)[0])
+		append(mi.Env(), "STINT_AZURE_FEDERATION=managed-identity")...)
+	sb := sbtest.Start(t, sbtest.Options{TLS: true, Queues: []sbtest.QueueOptions{{Name: "events", RequiresSession: true, LockDuration: 5 * time.Second}}})
+	trustAlso(t, tenant.env, sb.CertPEM())
+	env := append(tenant.env, "STINT_QUEUE_URL=servicebus://"+sb.Namespace()+"/events")
+	for _, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); slices.Contains([]string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "STINT_SERVICEBUS_CONNECTION"}, name) {
+			t.Fatalf("stint was given %s", name)
 		}
 	}
-	addr := freeAddr(t)
-	serve := startServe(t, filepath.Join(t.TempDir(), "data"), addr, tenant.env...)
-	defer func() { serve.cmd.Process.Signal(syscall.SIGTERM); serve.cmd.Wait() }()
+	hookAddr := freeAddr(t)
+	startRole(t, "webhook", t.TempDir(), hookAddr, append(env, "STINT_MANAGED_IDENTITY_CLIENT_ID="+hookIdentity))
+	worker := startRole(t, "worker", t.TempDir(), freeAddr(t), append(env, "STINT_MANAGED_IDENTITY_CLIENT_ID="+workerIdentity))
 	now := time.Now()
 	email := "mia@partner.example"
-	body := evt("mi-1", "started", "ENG-MI", email, now, map[string]any{"endsAt": ts(now.Add(time.Hour))})
-	<-sendAll(webhookSecret, [][]byte{body}, func() string { return addr })
-	waitFor(t, 20*time.Second, email+" added to the group:\n"+serve.out.String(), func() bool { return tenant.member(email) })
-	if got := mi.Issued(); got != 1 {
-		t.Errorf("the identity endpoint gave %d tokens, want 1", got)
+	postSigned(t, hookAddr, "d-mi-1", evt("mi-1", "started", "ENG-MI", email, now, map[string]any{"endsAt": ts(now.Add(time.Hour))}))
+	waitFor(t, 30*time.Second, email+" added to the group:\n"+worker.out.String(), func() bool { return tenant.member(email) })
+	if got := mi.IssuedFor(workerIdentity, entra.AWSAudience); got != 1 {
+		t.Errorf("the worker's identity got %d tokens to trade for Graph's, want 1", got)
 	}
+	if got := mi.IssuedFor(hookIdentity, entra.AWSAudience); got != 0 {
+		t.Errorf("the webhook's identity got %d tokens to trade for Graph's, want none", got)
+	}
+	if mi.IssuedFor(hookIdentity, "https://servicebus.azure.net/") == 0 || mi.IssuedFor(workerIdentity, "https://servicebus.azure.net/") == 0 {
+		t.Errorf("Service Bus was not reached with the identities' own tokens")
+	}
+}
+
+// trustAlso adds pem to the CA bundle env's SSL_CERT_FILE names.
+func trustAlso(tb testing.TB, env []string, pem []byte) {
+	tb.Helper()
+	for _, kv := range env {
+		if path, ok := strings.CutPrefix(kv, "SSL_CERT_FILE="); ok {
+			was, err := os.ReadFile(path)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.WriteFile(path, append(was, pem...), 0o644); err != nil {
+				tb.Fatal(err)
+			}
+			return
+		}
+	}
+	tb.Fatal("no SSL_CERT_FILE in the environment")
 }

@@ -69,7 +69,7 @@ type Server struct {
 	mu     sync.Mutex
 	users  map[string]string // client id → principal id
 	system string            // the system-assigned identity's principal id
-	issued int
+	issued map[[2]string]int // client id, resource → tokens given
 }
 
 // Start serves the endpoint and the issuer on loopback ports.
@@ -80,7 +80,7 @@ func Start() (*Server, error) {
 	}
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	s := &Server{keys: keys, header: hex.EncodeToString(secret), users: map[string]string{}}
+	s := &Server{keys: keys, header: hex.EncodeToString(secret), users: map[string]string{}, issued: map[[2]string]int{}}
 	s.endpoint = httptest.NewServer(http.HandlerFunc(s.token))
 	s.issuer = httptest.NewUnstartedServer(nil)
 	s.issuer.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +138,18 @@ func (s *Server) SetSystemAssigned(principalID string) {
 func (s *Server) Issued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.issued
+	n := 0
+	for _, c := range s.issued {
+		n += c
+	}
+	return n
+}
+
+// IssuedFor counts the tokens given to the identity clientID for resource.
+func (s *Server) IssuedFor(clientID, resource string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued[[2]string{clientID, resource}]
 }
 
 func refuse(w http.ResponseWriter, status int, message string) {
@@ -193,7 +204,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	s.issued++
+	s.issued[[2]string{clientID, q.Get("resource")}]++
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "expires_on": strconv.FormatInt(exp.Unix(), 10),
 		"resource": q.Get("resource"), "token_type": "Bearer", "client_id": clientID})

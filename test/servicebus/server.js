@@ -9,6 +9,7 @@
 // (its parent ended) or it is killed. Messages are held in memory only.
 //
 // The config: { keyName, key, port?, idleTimeoutMs?, sessionWaitMs?,
+//   tlsKey?, tlsCert? (PEM: listen for amqps instead of amqp),
 //   queues: [{ name, requiresSession, maxDeliveryCount, lockDurationMs,
 //              duplicateDetectionWindowMs, maxMessageSize }] }
 
@@ -26,7 +27,9 @@ function main() {
   container.sasl_server_mechanisms.enable_anonymous();
   links.listen(container);
 
+  const tls = config.tlsKey ? { transport: 'tls', key: config.tlsKey, cert: config.tlsCert } : {};
   const server = container.listen({
+    ...tls,
     host: '127.0.0.1',
     port: config.port || 0,
     require_sasl: true,

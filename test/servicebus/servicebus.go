@@ -22,11 +22,18 @@ package servicebus
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,12 +83,18 @@ type Options struct {
 	// SessionWait is how long an accept-next-session waits for a session
 	// when the client sends no com.microsoft:timeout (default 60 s).
 	SessionWait time.Duration
+	// TLS serves AMQP over TLS, as Service Bus does (amqps), with a
+	// certificate for 127.0.0.1 that clients trust through CertPEM; a
+	// client then reaches it with NewClient(Namespace(), credential) and
+	// an Entra token, not the emulator's connection string.
+	TLS bool
 }
 
 // Server is a running stand-in.
 type Server struct {
 	host string
 	key  string
+	cert []byte // PEM, with TLS
 
 	cmd   *exec.Cmd
 	stdin io.Closer
@@ -110,6 +123,10 @@ func (s *Server) ConnectionString() string {
 // Namespace is the fully qualified namespace clients use: 127.0.0.1:<port>.
 func (s *Server) Namespace() string { return s.host }
 
+// CertPEM is the certificate of a TLS stand-in, for clients to trust
+// (SSL_CERT_FILE); nil without TLS.
+func (s *Server) CertPEM() []byte { return s.cert }
+
 // Key returns the namespace's shared access key and its name.
 func (s *Server) Key() (name, key string) { return KeyName, s.key }
 
@@ -137,6 +154,9 @@ type config struct {
 	Key           string        `json:"key"`
 	SessionWaitMs int64         `json:"sessionWaitMs"`
 	Queues        []queueConfig `json:"queues"`
+	// TLSKey and TLSCert are PEM, with Options.TLS.
+	TLSKey  string `json:"tlsKey,omitempty"`
+	TLSCert string `json:"tlsCert,omitempty"`
 }
 
 func (o Options) config(key string) (config, error) {
@@ -197,6 +217,14 @@ func start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cert []byte
+	if o.TLS {
+		var keyPEM []byte
+		if cert, keyPEM, err = loopbackCert(); err != nil {
+			return nil, err
+		}
+		c.TLSCert, c.TLSKey = string(cert), string(keyPEM)
+	}
 	arg, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -214,7 +242,7 @@ func start(o Options) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start node %s: %w", script, err)
 	}
-	s := &Server{key: key, cmd: cmd, stdin: stdin}
+	s := &Server{key: key, cert: cert, cmd: cmd, stdin: stdin}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -250,4 +278,32 @@ func ScriptPath(name string) (string, error) {
 	}
 	root, err := tools.Root()
 	return filepath.Join(root, "test", "servicebus", name), err
+}
+
+// loopbackCert makes a self-signed certificate for 127.0.0.1, valid for a
+// day, and its key, both PEM.
+func loopbackCert() (cert, key []byte, err error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "Service Bus stand-in"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), nil
 }

@@ -2,12 +2,16 @@ package servicebus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/go-amqp"
 )
@@ -583,6 +587,65 @@ func TestWrongKeyIsUnauthorized(t *testing.T) {
 	err = s.SendMessage(testContext(t), msg("s", "m1", "x"), nil)
 	if code(err) != azservicebus.CodeUnauthorizedAccess {
 		t.Errorf("SendMessage with a wrong key = %v, want CodeUnauthorizedAccess", err)
+	}
+}
+
+// tokenFor is an azcore credential that answers with claims as a JWT.
+type tokenFor map[string]any
+
+func (c tokenFor) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: jwt(c), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// Over TLS, as Service Bus is reached in Azure, azservicebus connects
+// with NewClient and an Entra token (put-token of type jwt). (azservicebus
+// would verify the certificate for "127.0.0.1:<port>", port included,
+// which no certificate can name; Azure's namespaces have no port, so the
+// server name is set to the host.) A message
+// goes round; a token for another resource is refused; a client that does
+// not trust the certificate does not connect.
+func TestTLSWithAnEntraToken(t *testing.T) {
+	sb := Start(t, Options{TLS: true, Queues: []QueueOptions{{Name: "events", RequiresSession: true}}})
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(sb.CertPEM()) {
+		t.Fatal("CertPEM holds no certificate")
+	}
+	hour := time.Now().Add(time.Hour).Unix()
+	send := func(cred azcore.TokenCredential, roots *x509.CertPool) error {
+		c, err := azservicebus.NewClient(sb.Namespace(), cred, &azservicebus.ClientOptions{TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"},
+			RetryOptions: azservicebus.RetryOptions{MaxRetries: -1}})
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		s, err := c.NewSender("events", nil)
+		if err != nil {
+			return err
+		}
+		return s.SendMessage(testContext(t), msg("s", "m1", "x"), nil)
+	}
+	if err := send(tokenFor{"aud": "https://servicebus.azure.net", "exp": hour}, pool); err != nil {
+		t.Fatalf("SendMessage over TLS with a Service Bus token = %v", err)
+	}
+	if err := send(tokenFor{"aud": "https://graph.microsoft.com", "exp": hour}, pool); code(err) != azservicebus.CodeUnauthorizedAccess {
+		t.Errorf("SendMessage with a token for Graph = %v, want CodeUnauthorizedAccess", err)
+	}
+	if err := send(tokenFor{"aud": "https://servicebus.azure.net", "exp": hour}, x509.NewCertPool()); err == nil {
+		t.Errorf("SendMessage without trusting the certificate succeeded")
+	}
+	c, err := azservicebus.NewClient(sb.Namespace(), tokenFor{"aud": "https://servicebus.azure.net", "exp": hour},
+		&azservicebus.ClientOptions{TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	r, err := c.AcceptSessionForQueue(testContext(t), "events", "s", nil)
+	if err != nil {
+		t.Fatalf("AcceptSessionForQueue = %v", err)
+	}
+	got, err := r.ReceiveMessages(testContext(t), 1, nil)
+	if err != nil || len(got) != 1 || string(got[0].Body) != "x" {
+		t.Fatalf("ReceiveMessages = %v, %v; want the message sent", got, err)
 	}
 }
 

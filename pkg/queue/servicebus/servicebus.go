@@ -12,8 +12,10 @@ package servicebus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -56,7 +58,13 @@ func Connect(a Address, connectionString string, cred azcore.TokenCredential) (*
 	if cred == nil {
 		return nil, fault.Errorf(fault.Invalid, "Service Bus %s: no credential: set STINT_SERVICEBUS_CONNECTION, or run with a managed identity", a.Namespace)
 	}
-	return azservicebus.NewClient(a.Namespace, cred, nil)
+	var opts *azservicebus.ClientOptions
+	if host, _, err := net.SplitHostPort(a.Namespace); err == nil {
+		// azservicebus would verify the certificate for "host:port",
+		// which no certificate names: TLS verifies the host.
+		opts = &azservicebus.ClientOptions{TLSConfig: &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}}
+	}
+	return azservicebus.NewClient(a.Namespace, cred, opts)
 }
 
 // Queue sends events to a session queue and reads its dead letters.
