@@ -1,11 +1,12 @@
-// Package terraform holds stint's Terraform (aws/, azure/, entra/, examples/) and this
-// check of it, which needs no cloud, no provider and no registry: it reads
-// the .tf files with HCL and compares them with the code they deploy.
+// Package terraform holds stint's Terraform (aws/, azure/, entra/,
+// examples/) and this check of it, which needs no cloud, no provider and no
+// registry: it reads the .tf files with HCL and compares them with the code
+// they deploy.
 //
 //   - every .tf file parses; every variable is documented; every var.X,
-//     local.X, data, module, aws_*, azurerm_* and azuread_* resource referenced is
-//     declared; a module call gives only, and every required, variable of
-//     the module;
+//     local.X, data, module, aws_*, azurerm_* and azuread_* resource
+//     referenced is declared; a module call gives only, and every
+//     required, variable of the module;
 //   - each function's environment is exactly what its binary reads
 //     (pkg/config's declarations), less the credential settings that
 //     STINT_AZURE_FEDERATION=aws replaces;

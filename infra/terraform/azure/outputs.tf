@@ -52,3 +52,8 @@ output "app_names" {
     reconcile = azurerm_container_app_job.reconcile.name
   }
 }
+
+output "servicebus_namespace" {
+  description = "The Service Bus namespace's name (az servicebus queue show --namespace-name <this>)."
+  value       = azurerm_servicebus_namespace.this.name
+}

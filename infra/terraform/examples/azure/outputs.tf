@@ -37,3 +37,8 @@ output "store" {
   description = "STINT_STORE, the PostgreSQL ledger."
   value       = module.stint.store
 }
+
+output "servicebus_namespace" {
+  description = "The Service Bus namespace (az servicebus queue show --namespace-name <this> --name stint-events)."
+  value       = module.stint.servicebus_namespace
+}
