@@ -109,20 +109,25 @@ func TestEntraAppsRequestAndAreGrantedExactlyTheirPermissions(t *testing.T) {
 		}
 	}
 	operator := []entra.Permission{entra.WritePolicies, entra.ReadPolicies}
-	on := map[string]cty.Value{"operator_app": cty.True}
+	vars := func(operatorApp, driftCheck bool) map[string]cty.Value {
+		return map[string]cty.Value{"operator_app": cty.BoolVal(operatorApp), "policy_drift_check": cty.BoolVal(driftCheck)}
+	}
 	for _, tc := range []struct {
-		app  string
-		want []entra.Permission
+		name, app string
+		vars      map[string]cty.Value
+		want      []entra.Permission
 	}{
-		{"runtime", core},
-		{"operator", operator},
+		{"runtime", "runtime", vars(true, false), core},
+		// The reconcile's drift check reads policies, never writes them.
+		{"runtime with policy_drift_check", "runtime", vars(true, true), append(slices.Clone(core), entra.ReadPolicies)},
+		{"operator", "operator", vars(true, false), operator},
 	} {
-		t.Run(tc.app, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			want := appRoles(tc.want...)
-			if d := diff(m.requestedRoles(t, m.resource(t, "azuread_application."+tc.app), on), want); d != "" {
+			if d := diff(m.requestedRoles(t, m.resource(t, "azuread_application."+tc.app), tc.vars), want); d != "" {
 				t.Errorf("azuread_application.%s requests other Graph app roles than pkg/entra's: %s", tc.app, d)
 			}
-			if d := diff(m.grantedRoles(t, tc.app, on), want); d != "" {
+			if d := diff(m.grantedRoles(t, tc.app, tc.vars), want); d != "" {
 				t.Errorf("azuread_app_role_assignment.%s grants other Graph app roles than pkg/entra's: %s", tc.app, d)
 			}
 		})

@@ -134,6 +134,8 @@ func traversalString(t hcl.Traversal) string {
 		case hcl.TraverseIndex:
 			if s.Key.Type() == cty.String {
 				sb.WriteString(`["` + s.Key.AsString() + `"]`)
+			} else if s.Key.Type() == cty.Number {
+				sb.WriteString("[" + s.Key.AsBigFloat().Text('f', -1) + "]")
 			} else {
 				sb.WriteString("[" + s.Key.GoString() + "]")
 			}
@@ -147,6 +149,8 @@ var functions = map[string]function.Function{
 	"jsonencode": stdlib.JSONEncodeFunc,
 	"join":       stdlib.JoinFunc,
 	"merge":      stdlib.MergeFunc,
+	"floor":      stdlib.FloorFunc,
+	"format":     stdlib.FormatFunc,
 }
 
 // eval evaluates expr as Terraform would before anything exists: var.X is

@@ -1,11 +1,12 @@
-// Package terraform holds stint's Terraform (aws/, entra/, examples/) and this
-// check of it, which needs no cloud, no provider and no registry: it reads
-// the .tf files with HCL and compares them with the code they deploy.
+// Package terraform holds stint's Terraform (aws/, azure/, entra/,
+// examples/) and this check of it, which needs no cloud, no provider and no
+// registry: it reads the .tf files with HCL and compares them with the code
+// they deploy.
 //
 //   - every .tf file parses; every variable is documented; every var.X,
-//     local.X, data, module, aws_* and azuread_* resource referenced is
-//     declared; a module call gives only, and every required, variable of
-//     the module;
+//     local.X, data, module, aws_*, azurerm_* and azuread_* resource
+//     referenced is declared; a module call gives only, and every
+//     required, variable of the module;
 //   - each function's environment is exactly what its binary reads
 //     (pkg/config's declarations), less the credential settings that
 //     STINT_AZURE_FEDERATION=aws replaces;
@@ -15,6 +16,12 @@
 //   - the queue keeps maxReceiveCount 5 and a visibility timeout of at
 //     least six times the worker's timeout; the schedules send the sweep
 //     the inputs it takes.
+//   - on Azure, each app's and job's environment is what `stint serve
+//     --only ROLE` (or `stint sweep`) reads, with no secret given as a
+//     value; each managed identity holds exactly its roles, each on the
+//     one resource it needs; the Service Bus queue, the PostgreSQL server
+//     and the jobs keep the relations stint relies on; and every command
+//     line is one stint's own command accepts (azure_test.go).
 //   - the Entra app registrations request and are granted exactly the
 //     Graph app roles of pkg/entra's permissions, the groups are plain
 //     security groups, and the federated credentials have the audience
@@ -48,14 +55,14 @@ import (
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
-const awsModule, entraModule = "aws", "entra"
+const awsModule, azureModule, entraModule = "aws", "azure", "entra"
 
-// loadAll reads every module under infra/terraform; the AWS and the Entra
-// modules must be among them.
+// loadAll reads every module under infra/terraform; the AWS, the Azure and
+// the Entra modules must be among them.
 func loadAll(tb testing.TB) map[string]*module {
 	tb.Helper()
 	mods := loadModules(tb, ".")
-	for _, dir := range []string{awsModule, entraModule} {
+	for _, dir := range []string{awsModule, azureModule, entraModule} {
 		if mods[dir] == nil {
 			tb.Fatalf("no .tf files in infra/terraform/%s", dir)
 		}
@@ -113,7 +120,7 @@ func (m *module) undeclared(t hcl.Traversal) string {
 		return "module." + attrAt(1) + " is not declared"
 	case root == "data" && m.data[attrAt(1)+"."+attrAt(2)] == nil:
 		return "data." + attrAt(1) + "." + attrAt(2) + " is not declared"
-	case (strings.HasPrefix(root, "aws_") || strings.HasPrefix(root, "azuread_")) && m.resources[root+"."+attrAt(1)] == nil:
+	case (strings.HasPrefix(root, "aws_") || strings.HasPrefix(root, "azuread_") || strings.HasPrefix(root, "azurerm_")) && m.resources[root+"."+attrAt(1)] == nil:
 		return root + "." + attrAt(1) + " is not declared"
 	}
 	return ""

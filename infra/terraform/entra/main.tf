@@ -1,5 +1,6 @@
 # stint's Entra side: the runtime app registration with exactly the five
-# core Graph application permissions, consented; an optional operator app
+# core Graph application permissions (and Policy.Read.All with
+# policy_drift_check), consented; an optional operator app
 # for Conditional Access writes; the contractor access groups; the
 # break-glass exclusion group; and the federated identity credentials that
 # let the AWS roles or the Azure managed identity get Graph tokens with no
@@ -15,13 +16,21 @@ locals {
 
   # The core permissions, name => application permission (app role) id,
   # https://learn.microsoft.com/graph/permissions-reference
-  runtime_app_roles = {
+  core_app_roles = {
     "User.Read.All"                 = "df021288-bdef-4463-88db-98f22de89214"
     "User.Invite.All"               = "09850681-111b-4a89-9bed-3f2cae46d706"
     "GroupMember.ReadWrite.All"     = "dbaae8cf-10b5-4b86-a4a1-f871c94c6695"
     "User.EnableDisableAccount.All" = "3011c876-62b7-4ada-afa2-506cbbecc68c"
     "User.RevokeSessions.All"       = "77f3a031-c388-4f99-b373-dc68676a979e"
   }
+
+  # With var.policy_drift_check, reading Conditional Access policies too:
+  # the reconcile's drift check (STINT_POLICY_DRIFT). Never writing them.
+  drift_app_roles = {
+    "Policy.Read.All" = "246dd0d5-5bd0-4def-940b-0421030a5b68"
+  }
+
+  runtime_app_roles = merge(local.core_app_roles, var.policy_drift_check ? local.drift_app_roles : {})
 
   # The operator's: writing stint's Conditional Access policies and reading
   # them (and the rest of the tenant's policies) to plan.

@@ -4,6 +4,12 @@ variable "runtime_app_name" {
   default     = "stint"
 }
 
+variable "policy_drift_check" {
+  description = "Also give the runtime app Policy.Read.All, for the reconcile's Conditional Access drift check (STINT_POLICY_DRIFT): it reads the tenant's policies and reports stint's own changed by hand. Off, the reconcile says once that the check is off and goes on; repairing needs Policy.ReadWrite.ConditionalAccess, which only the operator app has."
+  type        = bool
+  default     = false
+}
+
 variable "operator_app" {
   description = "Create the operator app, with Policy.ReadWrite.ConditionalAccess and Policy.Read.All, for `stint policy apply` and drift repair. The runtime app never gets them."
   type        = bool

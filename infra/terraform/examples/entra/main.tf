@@ -29,6 +29,7 @@ module "stint" {
   access_groups                 = var.access_groups
   break_glass_members           = var.break_glass_members
   operator_app                  = var.operator_app
+  policy_drift_check            = var.policy_drift_check
   aws_federated_credentials     = [for role in var.aws_role_arns : { issuer = var.aws_issuer_url, subject = role }]
   managed_identity_principal_id = var.managed_identity_principal_id
 }

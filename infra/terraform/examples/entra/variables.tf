@@ -21,6 +21,12 @@ variable "operator_app" {
   default     = false
 }
 
+variable "policy_drift_check" {
+  description = "Give the runtime app Policy.Read.All for the reconcile's Conditional Access drift check."
+  type        = bool
+  default     = false
+}
+
 variable "aws_issuer_url" {
   description = "The AWS account's issuer URL: the aws example's aws_issuer_url output, or `aws iam get-outbound-web-identity-federation-info`. Empty before the AWS deployment exists."
   type        = string
