@@ -136,7 +136,7 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 	writeTrust(tb, ca, w.tenant, w.sts)
 	if o.awsFederation {
 		w.tenant.AddApp(sandbox.App{ClientID: clientID, Permissions: permissions, Federated: []sandbox.FederatedCredential{
-			{Issuer: w.sts.Issuer(), Subject: lambdaRole, Audience: entra.AWSAudience}}})
+			{Issuer: w.sts.Issuer(), Subject: lambdaRole, Audience: entra.ExchangeAudience}}})
 	} else {
 		w.tenant.AddApp(sandbox.App{ClientID: clientID, Secret: secret, Permissions: permissions})
 	}

@@ -108,7 +108,7 @@ func TestWorkerWithAWSFederationForAnotherRole(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	writeTrust(t, ca, ten, stub)
 	ten.AddApp(sandbox.App{ClientID: clientID, Permissions: permissions, Federated: []sandbox.FederatedCredential{
-		{Issuer: stub.Issuer(), Subject: "arn:aws:iam::123456789012:role/someone-else", Audience: entra.AWSAudience}}})
+		{Issuer: stub.Issuer(), Subject: "arn:aws:iam::123456789012:role/someone-else", Audience: entra.ExchangeAudience}}})
 	g := ten.AddGroup(sandbox.Group{DisplayName: "Contractors", SecurityEnabled: true})
 	env := append([]string{"SSL_CERT_FILE=" + ca, "AZURE_AUTHORITY_HOST=" + srv.URL, "AZURE_TENANT_ID=" + tenantID, "AZURE_CLIENT_ID=" + clientID,
 		"STINT_GRAPH_ENDPOINT=" + srv.URL, "STINT_STORE=sqlite://" + filepath.Join(t.TempDir(), "l.db"), "STINT_GROUPS=contractor-access=" + g.ID,
@@ -125,7 +125,7 @@ func TestWorkerWithAWSFederationForAnotherRole(t *testing.T) {
 		t.Fatal("the worker started serving without a token")
 	}
 	lines := strings.Split(strings.TrimSpace(f.Logs()), "\n")
-	want := []string{"AADSTS700213", "issuer " + stub.Issuer(), "subject " + lambdaRole, "audience " + entra.AWSAudience, "add one to app " + clientID}
+	want := []string{"AADSTS700213", "issuer " + stub.Issuer(), "subject " + lambdaRole, "audience " + entra.ExchangeAudience, "add one to app " + clientID}
 	for _, s := range want {
 		if len(lines) != 1 || !strings.Contains(lines[0], s) {
 			t.Errorf("start-up output =\n%s\nwant one line saying %q", f.Logs(), s)
@@ -156,7 +156,7 @@ func TestAzureRolesWithoutASecret(t *testing.T) {
 	mi.AddIdentity(hookIdentity, hookPrincipal)
 	mi.AddIdentity(workerIdentity, workerPrincipal)
 	app := sandbox.App{ClientID: clientID, Permissions: permissions, Federated: []sandbox.FederatedCredential{
-		{Issuer: mi.Issuer(), Subject: workerPrincipal, Audience: entra.AWSAudience}}}
+		{Issuer: mi.Issuer(), Subject: workerPrincipal, Audience: entra.ExchangeAudience}}}
 	tenant := serveTenantFor(t, sandbox.Options{TenantID: tenantID, HTTPClient: mi.Client()}, app,
 		append(mi.Env(), "STINT_AZURE_FEDERATION=managed-identity")...)
 	sb := sbtest.Start(t, sbtest.Options{TLS: true, Queues: []sbtest.QueueOptions{{Name: "events", RequiresSession: true, LockDuration: 5 * time.Second}}})
@@ -174,10 +174,10 @@ func TestAzureRolesWithoutASecret(t *testing.T) {
 	email := "mia@partner.example"
 	postSigned(t, hookAddr, "d-mi-1", evt("mi-1", "started", "ENG-MI", email, now, map[string]any{"endsAt": ts(now.Add(time.Hour))}))
 	waitFor(t, 30*time.Second, email+" added to the group:\n"+worker.out.String(), func() bool { return tenant.member(email) })
-	if got := mi.IssuedFor(workerIdentity, entra.AWSAudience); got != 1 {
+	if got := mi.IssuedFor(workerIdentity, entra.ExchangeAudience); got != 1 {
 		t.Errorf("the worker's identity got %d tokens to trade for Graph's, want 1", got)
 	}
-	if got := mi.IssuedFor(hookIdentity, entra.AWSAudience); got != 0 {
+	if got := mi.IssuedFor(hookIdentity, entra.ExchangeAudience); got != 0 {
 		t.Errorf("the webhook's identity got %d tokens to trade for Graph's, want none", got)
 	}
 	if mi.IssuedFor(hookIdentity, "https://servicebus.azure.net/") == 0 || mi.IssuedFor(workerIdentity, "https://servicebus.azure.net/") == 0 {

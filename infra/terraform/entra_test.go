@@ -188,8 +188,8 @@ func TestEntraFederatedCredentialsTrustTheRuntimeAppForTokenExchange(t *testing.
 			continue
 		}
 		found = append(found, addr)
-		if got := m.stringList(t, attr(t, r, "audiences"), nil); !slices.Equal(got, []string{entra.AWSAudience}) {
-			t.Errorf("%s: audiences = %q, want [%s]", addr, got, entra.AWSAudience)
+		if got := m.stringList(t, attr(t, r, "audiences"), nil); !slices.Equal(got, []string{entra.ExchangeAudience}) {
+			t.Errorf("%s: audiences = %q, want [%s]", addr, got, entra.ExchangeAudience)
 		}
 		if got := ref(attr(t, r, "application_id")); got != "azuread_application.runtime.id" {
 			t.Errorf("%s: application_id is %q, want azuread_application.runtime.id (the runtime app)", addr, got)

@@ -139,8 +139,8 @@ func (m *module) checkAudience(t *testing.T, doc string, s *hclsyntax.Block) {
 	}
 	for _, c := range blocks(s, "condition") {
 		if m.eval(t, attr(t, c, "variable"), nil).AsString() == "sts:IdentityTokenAudience" {
-			if got := m.stringList(t, attr(t, c, "values"), nil); !slices.Equal(got, []string{entra.AWSAudience}) {
-				t.Errorf("%s: sts:IdentityTokenAudience = %q, want [%s]", doc, got, entra.AWSAudience)
+			if got := m.stringList(t, attr(t, c, "values"), nil); !slices.Equal(got, []string{entra.ExchangeAudience}) {
+				t.Errorf("%s: sts:IdentityTokenAudience = %q, want [%s]", doc, got, entra.ExchangeAudience)
 			}
 			return
 		}

@@ -86,7 +86,7 @@ var Settings = []Setting{
 	{Name: "STINT_QUEUE_URL", ReadBy: []Binary{Webhook, Stint},
 		Doc: "The queue events go through: for the webhook function, its SQS FIFO queue's URL; for `stint serve`, an Azure Service Bus session queue, `servicebus://<namespace>.servicebus.windows.net/<queue>` (unset: the embedded queue in the data directory)."},
 	{Name: "STINT_SERVICEBUS_CONNECTION", Secret: true, ReadBy: []Binary{Stint},
-		Doc: "A Service Bus connection string (`Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…`, or the local emulator's, ending `UseDevelopmentEmulator=true`). Unset: the managed identity (azidentity's chain), which needs the Azure Service Bus Data Sender and Receiver roles."},
+		Doc: "A Service Bus connection string (`Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…`, or the local emulator's, ending `UseDevelopmentEmulator=true`). Unset: an Entra token — the managed identity's own with `STINT_AZURE_FEDERATION=managed-identity`, else the app's credential — whose principal needs the Azure Service Bus Data Sender (webhook) and Receiver and Sender (worker) roles on the queue."},
 	{Name: "STINT_DLQ_URL", ReadBy: []Binary{Worker},
 		Doc: "The SQS FIFO queue for events that can never apply."},
 	{Name: "STINT_SEND_INVITATION", Default: "false", ReadBy: graphUsers,

@@ -28,8 +28,9 @@ import (
 // https://learn.microsoft.com/entra/workload-id/workload-identity-federation
 
 const (
-	// AWSAudience is the audience Entra expects in a federated assertion.
-	AWSAudience = "api://AzureADTokenExchange"
+	// ExchangeAudience is the audience Entra expects in a federated
+	// assertion, from AWS or from a managed identity.
+	ExchangeAudience = "api://AzureADTokenExchange"
 	// awsTokenLifetime is asked of STS: long enough that the assertion is
 	// reused across token requests that come close together, short enough
 	// that one that leaked is soon worthless.
@@ -87,7 +88,7 @@ func (w *webIdentity) assertion(ctx context.Context) (string, error) {
 		return w.token, nil
 	}
 	out, err := w.api.GetWebIdentityToken(ctx, &sts.GetWebIdentityTokenInput{
-		Audience:         []string{AWSAudience},
+		Audience:         []string{ExchangeAudience},
 		SigningAlgorithm: aws.String("RS256"),
 		DurationSeconds:  aws.Int32(int32(awsTokenLifetime / time.Second)),
 	})
@@ -128,7 +129,7 @@ func stsError(err error) error {
 	case code == "OutboundWebIdentityFederationDisabledException":
 		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: IAM outbound identity federation is not enabled in this AWS account: enable it (IAM EnableOutboundWebIdentityFederation, `aws iam enable-outbound-web-identity-federation`) and trust the issuer URL it gives in the app's federated identity credential")
 	case slices.Contains([]string{"AccessDenied", "AccessDeniedException"}, code):
-		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: access denied: allow sts:GetWebIdentityToken to the function's IAM role (audience %s, signing algorithm RS256): %s", AWSAudience, api.ErrorMessage())
+		return fault.Errorf(fault.Unauthorized, "AWS STS GetWebIdentityToken: access denied: allow sts:GetWebIdentityToken to the function's IAM role (audience %s, signing algorithm RS256): %s", ExchangeAudience, api.ErrorMessage())
 	case api.ErrorFault() == smithy.FaultServer:
 		return fault.Wrap(fault.Transient, fmt.Errorf("AWS STS GetWebIdentityToken: %w", err))
 	}

@@ -50,7 +50,7 @@ func TestAssertionReuse(t *testing.T) {
 			t.Errorf("after %v: STS called %d times, want %d", tt.after, api.calls, tt.wantCalls)
 		}
 	}
-	if got := api.in.Audience; len(got) != 1 || got[0] != AWSAudience || *api.in.SigningAlgorithm != "RS256" {
-		t.Errorf("asked for audience %v, algorithm %s; want [%s], RS256", got, *api.in.SigningAlgorithm, AWSAudience)
+	if got := api.in.Audience; len(got) != 1 || got[0] != ExchangeAudience || *api.in.SigningAlgorithm != "RS256" {
+		t.Errorf("asked for audience %v, algorithm %s; want [%s], RS256", got, *api.in.SigningAlgorithm, ExchangeAudience)
 	}
 }

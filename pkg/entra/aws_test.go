@@ -53,7 +53,7 @@ func newAWSFixture(tb testing.TB, fedSubject string) *awsFixture {
 	}
 	tb.Cleanup(func() { _ = srv.Close() })
 	ten.AddApp(sandbox.App{ClientID: awsApp, Permissions: corePermissions, Federated: []sandbox.FederatedCredential{
-		{Issuer: stub.Issuer(), Subject: fedSubject, Audience: entra.AWSAudience}}})
+		{Issuer: stub.Issuer(), Subject: fedSubject, Audience: entra.ExchangeAudience}}})
 	api := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(stub.URL()), HTTPClient: stub.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider(workerKey, "not-checked", "session-token")})
 	toSandbox := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ten.CAPool()}}}

@@ -104,7 +104,7 @@ type identityTokens struct {
 }
 
 func (m *identityTokens) assertion(ctx context.Context) (string, error) {
-	tok, err := m.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{AWSAudience + "/.default"}})
+	tok, err := m.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{ExchangeAudience + "/.default"}})
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {

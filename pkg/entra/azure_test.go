@@ -68,7 +68,7 @@ func newMIFixture(tb testing.TB, fedSubject string) *miFixture {
 	}
 	tb.Cleanup(func() { _ = f.srv.Close() })
 	ten.AddApp(sandbox.App{ClientID: azureApp, Permissions: corePermissions, Federated: []sandbox.FederatedCredential{
-		{Issuer: mi.Issuer(), Subject: fedSubject, Audience: entra.AWSAudience}}})
+		{Issuer: mi.Issuer(), Subject: fedSubject, Audience: entra.ExchangeAudience}}})
 	f.toSandbox = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ten.CAPool()}}}
 	f.tenant = config.Tenant{ID: tenantID, ClientID: azureApp, Federation: config.FederationManagedIdentity,
 		ManagedIdentityClientID: clientID, AuthorityHost: f.srv.URL}

@@ -83,7 +83,7 @@ func (c *federated) explain(err error) error {
 	switch code {
 	case 70021, 700211, 700212, 700213:
 		return fault.Errorf(fault.Unauthorized, "Entra refused %s (AADSTS%d: no federated identity credential matches it): add one to app %s with issuer %s, subject %s and audience %s",
-			c.what, code, c.clientID, iss, sub, AWSAudience)
+			c.what, code, c.clientID, iss, sub, ExchangeAudience)
 	case 700024:
 		return fault.Errorf(fault.Unauthorized, "Entra refused %s (AADSTS700024: outside its validity period): check this host's clock", c.what)
 	case 700027, 50166:
