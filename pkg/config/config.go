@@ -39,6 +39,15 @@ type Config struct {
 	GhostReport     bool
 	UnredeemedAfter time.Duration
 	Data            string
+	// DormantAfter and DormantEnd: STINT_DORMANT_AFTER, STINT_DORMANT_ACTION=end.
+	DormantAfter time.Duration
+	DormantEnd   bool
+	// VerifyWindow is STINT_VERIFY_WINDOW.
+	VerifyWindow time.Duration
+	// RemindBefore are STINT_REMIND_BEFORE's thresholds, longest first.
+	RemindBefore []time.Duration
+	// Notify is where notifications go; its URL is "" when none are sent.
+	Notify Notify
 	// Policies fills the Conditional Access policies stint manages.
 	Policies Policies
 	// Values are the settings the binary read, with where each came from.
@@ -88,6 +97,20 @@ const FederationManagedIdentity = "managed-identity"
 
 // Configured reports whether a tenant is named at all.
 func (t Tenant) Configured() bool { return t.ID != "" }
+
+// Notify is STINT_NOTIFY_URL, STINT_NOTIFY_FORMAT and STINT_NOTIFY_SECRET.
+type Notify struct {
+	URL    string
+	Format string
+	Secret string
+}
+
+// The notification formats.
+const (
+	NotifyCloudEvents = "cloudevents"
+	NotifyTeams       = "teams"
+	NotifySlack       = "slack"
+)
 
 // Source says where a value came from.
 type Source string
@@ -185,6 +208,11 @@ func Load(b Binary, lookup Lookup) (Config, error) {
 	c.UnredeemedAfter = l.duration("STINT_UNREDEEMED_AFTER")
 	c.GhostReport = l.oneOf("STINT_GHOST_ACTION", "remove", "report") == "report"
 	c.Data = l.str("STINT_DATA")
+	c.DormantAfter = l.duration("STINT_DORMANT_AFTER")
+	c.DormantEnd = l.oneOf("STINT_DORMANT_ACTION", "report", "end") == "end"
+	c.VerifyWindow = l.duration("STINT_VERIFY_WINDOW")
+	c.RemindBefore = l.thresholds("STINT_REMIND_BEFORE")
+	c.Notify = l.notify()
 	c.Policies = l.policies()
 	for _, name := range required[b] {
 		if l.str(name) == "" {
@@ -290,6 +318,38 @@ func (l *loader) duration(name string) time.Duration {
 		l.check(fault.Errorf(fault.Invalid, "%s %q: want a duration like 24h, 90m or 30d", name, raw))
 	}
 	return d
+}
+
+// thresholds reads a comma-separated list of durations, longest first.
+func (l *loader) thresholds(name string) []time.Duration {
+	var out []time.Duration
+	for _, raw := range splitList(l.str(name)) {
+		d, err := ParseDuration(raw)
+		if err != nil || d <= 0 {
+			l.check(fault.Errorf(fault.Invalid, "%s %q: %q is not a positive duration; want durations like 14d,1d or 12h", name, l.str(name), raw))
+			continue
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return slices.Compact(out)
+}
+
+// notify reads the notification settings together.
+func (l *loader) notify() Notify {
+	n := Notify{URL: l.str("STINT_NOTIFY_URL"), Format: l.oneOf("STINT_NOTIFY_FORMAT", NotifyCloudEvents, NotifyTeams, NotifySlack),
+		Secret: l.str("STINT_NOTIFY_SECRET")}
+	if n.URL == "" {
+		return n
+	}
+	if u, err := url.Parse(n.URL); err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+		l.check(fault.Errorf(fault.Invalid, "STINT_NOTIFY_URL %q: want an https URL (plain http only for localhost)", n.URL))
+	}
+	if n.Format == NotifyCloudEvents && !strings.HasPrefix(n.Secret, "whsec_") {
+		l.check(fault.Errorf(fault.Invalid, "STINT_NOTIFY_SECRET is not set or not a whsec_ secret: CloudEvents notifications are signed with it (Standard Webhooks); set one the receiver knows, or STINT_NOTIFY_FORMAT=teams or slack"))
+	}
+	return n
 }
 
 func (l *loader) oneOf(name string, choices ...string) string {

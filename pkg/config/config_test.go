@@ -374,3 +374,36 @@ func TestWebhookSecretOneWay(t *testing.T) {
 		t.Errorf("the stint command checked STINT_WEBHOOK_SECRET_ARN, which only the webhook function reads: %v", err)
 	}
 }
+
+// The report's settings: reminders longest first, and notifications that
+// cannot be sent as configured refused with what to set.
+func TestRemindersAndNotifications(t *testing.T) {
+	c, err := config.Load(config.Sweep, sweepEnv("STINT_REMIND_BEFORE", "1d, 14d,1d,12h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{14 * 24 * time.Hour, 24 * time.Hour, 12 * time.Hour}; !slices.Equal(c.RemindBefore, want) {
+		t.Errorf("RemindBefore = %v, want %v", c.RemindBefore, want)
+	}
+	if c, _ := config.Load(config.Sweep, sweepEnv()); len(c.RemindBefore) != 2 || c.DormantAfter != 30*24*time.Hour || c.VerifyWindow != 7*24*time.Hour || c.DormantEnd {
+		t.Errorf("defaults: RemindBefore %v, DormantAfter %v, VerifyWindow %v, DormantEnd %v", c.RemindBefore, c.DormantAfter, c.VerifyWindow, c.DormantEnd)
+	}
+	tests := []struct {
+		kv  []string
+		err string
+	}{
+		{[]string{"STINT_REMIND_BEFORE", "14d,soon"}, `"soon" is not a positive duration`},
+		{[]string{"STINT_NOTIFY_URL", "http://hooks.example.org/stint", "STINT_NOTIFY_SECRET", "whsec_c2VjcmV0"}, "want an https URL"},
+		{[]string{"STINT_NOTIFY_URL", "https://hooks.example.org/stint"}, "STINT_NOTIFY_SECRET is not set"},
+		{[]string{"STINT_NOTIFY_URL", "https://hooks.example.org/stint", "STINT_NOTIFY_FORMAT", "email"}, `STINT_NOTIFY_FORMAT "email": want cloudevents or teams or slack`},
+		{[]string{"STINT_DORMANT_ACTION", "remove"}, `STINT_DORMANT_ACTION "remove": want report or end`},
+	}
+	for _, tt := range tests {
+		if _, err := config.Load(config.Sweep, sweepEnv(tt.kv...)); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("Load(%v) = %v, want %q", tt.kv, err, tt.err)
+		}
+	}
+	if c, err := config.Load(config.Sweep, sweepEnv("STINT_NOTIFY_URL", "https://example.webhook.office.com/x", "STINT_NOTIFY_FORMAT", "teams")); err != nil || c.Notify.Format != config.NotifyTeams {
+		t.Errorf("a Teams webhook without a secret = %+v, %v; want accepted", c.Notify, err)
+	}
+}
