@@ -42,13 +42,16 @@ var azureHosts = []azureHost{
 // of: the app's secret, certificate and federated token file (config
 // refuses them beside STINT_AZURE_FEDERATION=managed-identity; the
 // certificate's password goes with the certificate) and the Service Bus
-// connection string (the namespace has no SAS keys). Every other setting
+// connection string (the namespace has no SAS keys), and
+// STINT_NOTIFY_SECRET (the module offers only the unsigned notification
+// formats, teams and slack). Every other setting
 // a role reads is given, empty when the deployment leaves it to stint's
 // default.
 var azureNotGiven = []string{
 	"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
 	"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE",
 	"STINT_SERVICEBUS_CONNECTION",
+	"STINT_NOTIFY_SECRET",
 }
 
 // container returns the one container of an app's or a job's template.

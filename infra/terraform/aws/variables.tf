@@ -227,3 +227,53 @@ variable "alarm_topic_arn" {
   description = "ARN of the SNS topic the alarms (dead letters waiting, worker errors, no tick for 5 minutes) notify, when they fire and when they clear."
   type        = string
 }
+
+# The access report's checks and notifications.
+
+variable "dormant_after" {
+  description = "STINT_DORMANT_AFTER: an engaged contractor with no sign-in for this long is dormant (30d, 720h); empty for stint's default (30d)."
+  type        = string
+  default     = ""
+}
+
+variable "dormant_action" {
+  description = "STINT_DORMANT_ACTION: report dormant contractors, or also end their access; empty for stint's default (report)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = contains(["", "report", "end"], var.dormant_action)
+    error_message = "dormant_action must be \"report\", \"end\" or empty."
+  }
+}
+
+variable "verify_window" {
+  description = "STINT_VERIFY_WINDOW: how long after an engagement ends its sign-ins are checked; empty for stint's default (7d)."
+  type        = string
+  default     = ""
+}
+
+variable "remind_before" {
+  description = "STINT_REMIND_BEFORE: when to remind the sponsor before an engagement ends, comma separated; empty for stint's default (14d,1d)."
+  type        = string
+  default     = ""
+}
+
+variable "notify_url" {
+  description = "STINT_NOTIFY_URL: where notifications go (https); empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "notify_format" {
+  description = "STINT_NOTIFY_FORMAT: teams (a Teams Workflows webhook) or slack (an incoming webhook). CloudEvents, stint's default, are signed with a secret this module does not yet give the sweep (it would sit in its environment): with notify_url set, choose teams or slack."
+  type        = string
+  default     = ""
+  validation {
+    condition     = contains(["", "teams", "slack"], var.notify_format)
+    error_message = "notify_format must be \"teams\" or \"slack\" (or empty with notify_url empty): CloudEvents need a signing secret this module does not give the sweep."
+  }
+  validation {
+    condition     = var.notify_url == "" || var.notify_format != ""
+    error_message = "notify_url is set: set notify_format to teams or slack."
+  }
+}

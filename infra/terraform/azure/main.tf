@@ -78,6 +78,12 @@ locals {
     STINT_AUTH_STRENGTH    = var.auth_strength
     STINT_POLICIES         = var.policies_dir
     STINT_POLICY_DRIFT     = var.policy_drift
+    STINT_DORMANT_AFTER    = var.dormant_after
+    STINT_DORMANT_ACTION   = var.dormant_action
+    STINT_VERIFY_WINDOW    = var.verify_window
+    STINT_REMIND_BEFORE    = var.remind_before
+    STINT_NOTIFY_URL       = var.notify_url
+    STINT_NOTIFY_FORMAT    = var.notify_format
   })
 
   # The image registry, when the image is private: pulled as the pull
