@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 func auditCmd(g *globals) *cobra.Command {
 	var contractor string
 	var limit int
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "The audit trail, oldest first",
@@ -28,6 +30,9 @@ func auditCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer l.Close()
+			if follow {
+				return followAudit(cmd.Context(), l, g.out, time.Second, limit)
+			}
 			entries, err := l.Audit(cmd.Context(), engagement.AuditQuery{Contractor: event.ContractorKey(contractor), Limit: limit})
 			if err != nil {
 				return err
@@ -44,7 +49,9 @@ func auditCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&contractor, "contractor", "", "only this contractor's entries (email)")
-	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N entries (0, the default: every entry)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "only the newest N entries (0, the default: every entry); with --follow, the newest N before the new ones (default none)")
+	cmd.Flags().BoolVar(&follow, "follow", false, "stream new entries as JSON lines (events/schema/audit-entry.v1.json) until interrupted, for a SIEM")
+	cmd.MarkFlagsMutuallyExclusive("follow", "contractor")
 	return cmd
 }
 
