@@ -110,8 +110,8 @@ func (r *receiver) perID() map[string]int {
 // checked against the real clock, ±5 minutes).
 type clock struct{ t time.Time }
 
-func newClock() *clock              { return &clock{t: time.Now().Truncate(time.Second)} }
-func (c *clock) Now() time.Time     { return c.t }
+func newClock() *clock               { return &clock{t: time.Now().Truncate(time.Second)} }
+func (c *clock) Now() time.Time      { return c.t }
 func (c *clock) Add(d time.Duration) { c.t = c.t.Add(d) }
 
 // sender sends to url in format, on clock c, logging into log.
