@@ -96,6 +96,34 @@ type Invitation struct {
 	RedirectURL string
 	// SendMessage lets Entra email the invitation (STINT_SEND_INVITATION).
 	SendMessage bool
+	// SponsorIDs are object ids of users (or groups) in the tenant to
+	// record as the guest's sponsors; at most 5.
+	SponsorIDs []string
+}
+
+// SignInActivity is when an account last signed in, as Entra records it;
+// a zero time means never.
+type SignInActivity struct {
+	// LastInteractive is the last interactive sign-in, failed ones
+	// included.
+	LastInteractive time.Time
+	// LastNonInteractive is the last sign-in a client made on the user's
+	// behalf (token refresh and the like).
+	LastNonInteractive time.Time
+	// LastSuccessful is the last successful sign-in of either kind.
+	LastSuccessful time.Time
+}
+
+// SignIn is one entry of the tenant's sign-in log.
+type SignIn struct {
+	At          time.Time
+	Success     bool
+	Interactive bool
+	// App is the application's display name; IP the client's address.
+	App string
+	IP  string
+	// FailureReason is Entra's reason for a failed sign-in.
+	FailureReason string
 }
 
 // BulkError reports the users a bulk write failed for; the others succeeded.

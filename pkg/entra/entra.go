@@ -14,6 +14,10 @@
 //	User.RevokeSessions.All         RevokeSessions
 //
 // An error for a missing permission names the one the operation needs.
+// Sponsors reads with User.Read.All, and Invite names sponsors with
+// User.Invite.All. The optional features need more (see Permissions):
+// SignInActivity and SignIns need AuditLog.Read.All and Entra ID P1, and
+// return ErrSignInsUnavailable without them.
 //
 // # How it talks to Graph
 //

@@ -96,7 +96,8 @@ func guestUPNPrefix(email string) string {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Invite creates a guest: https://learn.microsoft.com/graph/api/invitation-post
-// Callers look the user up first; Graph's behaviour on re-inviting an
+// The invitation names inv.SponsorIDs as the guest's sponsors (Entra
+// refuses an id it does not know: fault.Invalid). Callers look the user up first; Graph's behaviour on re-inviting an
 // existing guest is not documented, and stint never relies on it.
 func (c *Client) Invite(ctx context.Context, inv engagement.Invitation) (engagement.User, error) {
 	body := models.NewInvitation()
@@ -109,6 +110,15 @@ func (c *Client) Invite(ctx context.Context, inv engagement.Invitation) (engagem
 		body.SetInvitedUserDisplayName(&inv.DisplayName)
 	}
 	op := "invite " + inv.Email
+	if len(inv.SponsorIDs) > 0 {
+		// Sponsors on the invitation need no permission beyond
+		// User.Invite.All (adding them later would need User.ReadWrite.All).
+		sponsors, err := invitedSponsors(inv.SponsorIDs)
+		if err != nil {
+			return engagement.User{}, fault.Errorf(fault.Invalid, "entra: %s: %v", op, err)
+		}
+		body.SetInvitedUserSponsors(sponsors)
+	}
 	ctx, last := call(ctx)
 	resp, err := c.graph.Invitations().Post(ctx, body, nil)
 	if err != nil {

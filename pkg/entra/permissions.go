@@ -41,12 +41,13 @@ var (
 // saying once what is off.
 var (
 	ReadPolicies  = Permission{"Policy.Read.All", "reading Conditional Access policies: `stint policy plan`, the reconcile's drift check, `stint check`'s coverage", "conditional access (read)", "246dd0d5-5bd0-4def-940b-0421030a5b68"}
+	ReadSignIns   = Permission{"AuditLog.Read.All", "reading sign-in activity and the sign-in log: the report's last sign-ins, dormant contractors, sign-ins after the end; needs Entra ID P1", "sign-in activity", "b0afded3-3588-46d8-8b3d-9842eff778da"}
 	WritePolicies = Permission{"Policy.ReadWrite.ConditionalAccess", "creating and updating stint's Conditional Access policies: `stint policy apply`, drift repair; give it to an operator's app, not the runtime's", "conditional access (apply)", "01c0a623-fc9b-48e9-b794-0756f8e8f067"}
 )
 
 // Permissions lists every permission stint knows, by feature, the core
 // ones first.
-var Permissions = append(slices.Clone(corePermissionSet), ReadPolicies, WritePolicies)
+var Permissions = append(slices.Clone(corePermissionSet), ReadPolicies, WritePolicies, ReadSignIns)
 
 // Core returns the names of the five core permissions.
 func Core() []string {

@@ -79,6 +79,38 @@
 //     x-ms-throttle-limit-percentage above 0.8; on 429 Retry-After,
 //     x-ms-throttle-scope and x-ms-throttle-information). Retry-After is the
 //     computed wait in seconds, fractional when it is ("0.7", "2.128").
+//   - Sign-in activity: signInActivity (lastSignInDateTime, interactive
+//     sign-ins, failures included; lastNonInteractiveSignInDateTime, also
+//     failures included; lastSuccessfulSignInDateTime) only when named in
+//     $select, on a user and on lists ("id in (…)" filters included);
+//     absent for a user who never signed in. It needs AuditLog.Read.All
+//     (403 Authorization_RequestDenied) and a tenant with Entra ID P1
+//     (Options.NoPremium, SetPremium: 403
+//     Authentication_RequestFromNonPremiumTenantOrB2CTenant "Neither tenant
+//     is B2C or tenant doesn't have premium license", the answer reported
+//     from Graph). With it selected a page holds at most 120 users; a
+//     larger $top is capped, not refused, as the user-list reference says.
+//     Tests script sign-ins with Tenant.SignIn.
+//   - The sign-in log, GET /auditLogs/signIns (and /auditLogs/signIns/{id}):
+//     AuditLog.Read.All and P1 as above; newest first; $top 1–1000,
+//     default 1000; $filter on userId, userPrincipalName and appId (eq)
+//     and createdDateTime (eq, ge, gt, le, lt, an unquoted DateTimeOffset),
+//     joined with and; absolute @odata.nextLink paging whose skip token
+//     names the last entry answered, so entries logged meanwhile do not
+//     shift the pages. Entries carry id, createdDateTime, userId,
+//     userPrincipalName, userDisplayName, appId, appDisplayName,
+//     ipAddress, isInteractive and status (errorCode 0 for a success;
+//     50126 and its reason for a scripted failure without one).
+//   - The reports' throttle: 5 requests per 10 s per app (ReportsLimit,
+//     on by default, tests may lower, raise or remove it), a bucket
+//     refilled continuously; over it, 429 TooManyRequests with Retry-After
+//     the wait in seconds. Not charged to the identity-and-access buckets.
+//   - Sponsors: GET /users/{id}/sponsors (User.Read.All) as a
+//     directoryObject collection of users and groups, each with its
+//     @odata.type; POST /invitations takes invitedUserSponsors (directory
+//     objects by id, users or groups, at most 5; an unknown id or a sixth
+//     is 400 and nothing is created) with User.Invite.All alone. Tests set
+//     sponsors with SetSponsors.
 //   - Conditional Access policies at /identity/conditionalAccess/policies:
 //     list, get, create (201 with the policy: a GUID id, createdDateTime,
 //     modifiedDateTime and templateId null, the collections the service
@@ -126,8 +158,21 @@
 //     answer 400 "Resource not found for the segment '…'.".
 //   - There are no sign-in sessions: revokeSignInSessions records
 //     User.SessionsRevokedAt (guests included: the call succeeds for them
-//     although Graph cannot revoke their home-tenant sessions), and
-//     signInActivity is never present.
+//     although Graph cannot revoke their home-tenant sessions). Nothing
+//     signs in but what a test scripts with SignIn, and a sign-in is
+//     recorded whatever the account's state (blocked, revoked).
+//   - signInActivity carries the three times only, not the
+//     last…RequestId properties, and cannot be filtered on. Graph's own,
+//     harsher limit on reading it (reported, not documented) is not
+//     modelled. The "in" operator takes any number of values (Graph: 15).
+//   - The sign-in log: only the properties listed above (no location,
+//     device, Conditional Access or risk details); no $select, $orderby
+//     or functions in $filter; /auditLogs/directoryAudits does not exist.
+//     The log is not part of snapshots (users' signInActivity is).
+//   - Sponsors: no paging, no $select or $expand, no POST or DELETE of
+//     /sponsors/$ref; re-inviting an existing guest leaves its sponsors
+//     as they are; without invitedUserSponsors a guest has no sponsor
+//     (Entra stamps the inviter; for an app, unconfirmed what).
 //   - The invitation-manager limit (150 requests per 5 s) and the
 //     tenant-wide write limits are not modelled; only the per app+tenant
 //     buckets are.
@@ -151,6 +196,10 @@
 //
 // # Choices where Microsoft's behaviour is undocumented or unconfirmed
 //
+//   - The sign-in log needs AuditLog.Read.All alone: older versions of
+//     the reference listed Directory.Read.All too, as a known issue. The
+//     permission is checked before the licence. A refused $filter or $top
+//     on the log answers 400 BadRequest with a message naming the clause.
 //   - Re-inviting an existing external user (a guest, or any user with an
 //     externalUserState) answers 201 with that user's id and changes
 //     nothing, unless resetRedemption is true (then the user is

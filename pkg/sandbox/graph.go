@@ -52,6 +52,7 @@ type gcall struct {
 	base     string // scheme://host the client used
 	app      *principal
 	inBatch  bool
+	premium  bool // the tenant has Entra ID P1
 
 	requestID       string
 	clientRequestID string
@@ -165,6 +166,7 @@ func (t *Tenant) graphDirect(r *http.Request, c *gcall) *gresp {
 // execute runs a request that has passed authentication and faults:
 // throttling, then the route.
 func (t *Tenant) execute(c *gcall) *gresp {
+	c.premium = t.hasPremium()
 	hdr, res := t.throttle(c)
 	if res != nil {
 		return res
@@ -185,6 +187,8 @@ func (t *Tenant) route(c *gcall) *gresp {
 		return t.routeGroups(c, segs[1:])
 	case "identity":
 		return t.routeIdentity(c, segs[1:])
+	case "auditlogs":
+		return t.routeAuditLogs(c, segs[1:])
 	case "invitations":
 		if len(segs) > 1 {
 			return c.noSegment(segs[1])

@@ -32,6 +32,11 @@ func (t *Tenant) routeUsers(c *gcall, segs []string) *gresp {
 			return c.methodNotAllowed()
 		}
 		return t.checkMemberGroups(c, segs[0])
+	case len(segs) == 2 && strings.EqualFold(segs[1], "sponsors"):
+		if c.method != http.MethodGet {
+			return c.methodNotAllowed()
+		}
+		return t.listSponsors(c, segs[0])
 	}
 	return c.noSegment(segs[1])
 }
@@ -252,8 +257,11 @@ func (t *Tenant) checkMemberGroups(c *gcall, id string) *gresp {
 var invitationProps = map[string]bool{
 	"invitedUserEmailAddress": true, "inviteRedirectUrl": true, "sendInvitationMessage": true,
 	"invitedUserDisplayName": true, "invitedUserType": true, "invitedUserMessageInfo": true,
-	"resetRedemption": true, "invitedUser": true,
+	"resetRedemption": true, "invitedUser": true, "invitedUserSponsors": true,
 }
+
+// maxInvitedSponsors is how many sponsors an invitation may name.
+const maxInvitedSponsors = 5
 
 func (t *Tenant) invite(c *gcall) *gresp {
 	if r := c.require(permInvite...); r != nil {
@@ -281,9 +289,15 @@ func (t *Tenant) invite(c *gcall) *gresp {
 		UserType    string `json:"invitedUserType"`
 		Reset       bool   `json:"resetRedemption"`
 		MessageInfo any    `json:"invitedUserMessageInfo"`
+		Sponsors    []struct {
+			ID string `json:"id"`
+		} `json:"invitedUserSponsors"`
 	}
 	if json.Unmarshal(c.body, &in) != nil {
 		return c.badJSON()
+	}
+	if len(in.Sponsors) > maxInvitedSponsors {
+		return c.fail(http.StatusBadRequest, "BadRequest", fmt.Sprintf("invitedUserSponsors names %d sponsors; an invitation can have at most %d.", len(in.Sponsors), maxInvitedSponsors))
 	}
 	switch {
 	case in.Email == "":
@@ -306,6 +320,15 @@ func (t *Tenant) invite(c *gcall) *gresp {
 	}
 
 	t.mu.Lock()
+	var sponsors []string
+	for _, sp := range in.Sponsors {
+		id, ok := t.dir.objectID(sp.ID)
+		if !ok {
+			t.mu.Unlock()
+			return c.fail(http.StatusBadRequest, "BadRequest", fmt.Sprintf("invitedUserSponsors: the directory object '%s' does not exist or is not a user or group.", sp.ID))
+		}
+		sponsors = append(sponsors, id)
+	}
 	existing := t.dir.userWithAddress(in.Email)
 	if existing != nil && existing.ExternalUserState == "" {
 		t.mu.Unlock()
@@ -330,6 +353,7 @@ func (t *Tenant) invite(c *gcall) *gresp {
 			UserType:          userType,
 			AccountEnabled:    true,
 			ExternalUserState: "PendingAcceptance",
+			Sponsors:          sponsors,
 		})
 	}
 	inv := Invitation{
@@ -391,4 +415,40 @@ func validEmail(s string) bool {
 	local, domain, ok := strings.Cut(s, "@")
 	return ok && local != "" && domain != "" && !strings.ContainsAny(s, " \t\r\n<>") &&
 		!strings.Contains(domain, "@") && strings.Contains(domain, ".")
+}
+
+// listSponsors answers a user's sponsors, users and groups, as a
+// directoryObject collection: https://learn.microsoft.com/graph/api/user-list-sponsors
+// Sponsors deleted since are left out.
+func (t *Tenant) listSponsors(c *gcall, id string) *gresp {
+	if r := c.require(permReadUsers...); r != nil {
+		return r
+	}
+	if _, bad := c.options(); bad != nil {
+		return bad
+	}
+	pr, _ := c.selectUsers("", false)
+	t.mu.Lock()
+	u := t.dir.findUser(id)
+	var items []object
+	if u != nil {
+		items = []object{}
+		for _, sid := range u.Sponsors {
+			key := strings.ToLower(sid)
+			if s := t.dir.userByID[key]; s != nil {
+				items = append(items, pr.userJSON(&s.User, true))
+			} else if g := t.dir.groupByID[key]; g != nil {
+				o := object{{"@odata.type", "#microsoft.graph.group"}}
+				for _, p := range groupProperties {
+					o = append(o, field{p, groupValue(g.Group, p)})
+				}
+				items = append(items, o)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if u == nil {
+		return c.notFound(id)
+	}
+	return c.ok(http.StatusOK, collection(c.metadata()+"#directoryObjects", -1, "", items))
 }

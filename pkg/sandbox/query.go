@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +57,9 @@ type property struct {
 	dflt bool
 	// perm: reading it needs one of these permissions as well.
 	perm []string
-	get  func(u *User) any
+	// premium: reading it needs Entra ID P1 as well.
+	premium bool
+	get     func(u *User) any
 }
 
 func nullable(s string) any {
@@ -101,12 +104,28 @@ var userProperties = []property{
 	}},
 	{name: "createdDateTime", get: func(u *User) any { return nullableTime(u.CreatedDateTime) }},
 	{name: "employeeLeaveDateTime", perm: permLifecycleRead, get: func(u *User) any { return nullableTime(u.EmployeeLeaveDateTime) }},
-	// Sandbox users never sign in, and Graph leaves signInActivity out for
-	// users who never did.
-	{name: "signInActivity", perm: permAuditLog, get: func(*User) any { return omit }},
+	// Graph leaves signInActivity out for users who never signed in.
+	{name: "signInActivity", perm: permAuditLog, premium: true, get: signInActivityJSON},
 }
 
 var userPropByName = indexProps(userProperties)
+
+// signInActivityMaxTop is the page size Graph allows when signInActivity
+// is selected: "the maximum page size for $top is 120. Requests with $top
+// set higher than 120 will return pages with up to 120 users."
+const signInActivityMaxTop = 120
+
+func signInActivityJSON(u *User) any {
+	a := u.SignInActivity
+	if a.never() {
+		return omit
+	}
+	return object{
+		{"lastSignInDateTime", nullableTime(a.LastSignIn)},
+		{"lastNonInteractiveSignInDateTime", nullableTime(a.LastNonInteractiveSignIn)},
+		{"lastSuccessfulSignInDateTime", nullableTime(a.LastSuccessfulSignIn)},
+	}
+}
 
 func indexProps(ps []property) map[string]*property {
 	m := make(map[string]*property, len(ps))
@@ -214,6 +233,11 @@ func (c *gcall) selectUsers(raw string, present bool) (*projection, *gresp) {
 				return nil, r
 			}
 		}
+		if p.premium {
+			if r := c.requirePremium(); r != nil {
+				return nil, r
+			}
+		}
 		pr.props = append(pr.props, p)
 		pr.selected = append(pr.selected, p.name)
 	}
@@ -243,6 +267,9 @@ func (c *gcall) listOptions(what, tokenKind string) (*queryOpts, *gresp) {
 			return nil, c.fail(http.StatusBadRequest, "Request_UnsupportedQuery", fmt.Sprintf("Invalid page size specified: '%d'. Must be between 1 and 999 inclusive.", n))
 		}
 		q.top = n
+	}
+	if slices.Contains(q.sel.selected, "signInActivity") {
+		q.top = min(q.top, signInActivityMaxTop)
 	}
 	if v, ok := opts["$count"]; ok {
 		switch strings.ToLower(v) {

@@ -29,6 +29,14 @@ type Options struct {
 	// of federated credentials that have no Key. Default
 	// http.DefaultClient; a test gives one that trusts its issuer's CA.
 	HTTPClient *http.Client
+	// NoPremium makes a tenant without Entra ID P1 or P2: sign-in activity
+	// and the sign-in log answer 403
+	// Authentication_RequestFromNonPremiumTenantOrB2CTenant. By default
+	// the tenant has P1.
+	NoPremium bool
+	// Reports is the reports' throttle (auditLogs): the zero value is
+	// Graph's documented 5 requests per 10 seconds per app.
+	Reports ReportsLimit
 }
 
 // Tenant is an in-memory Entra tenant. All methods are safe for concurrent
@@ -42,6 +50,8 @@ type Tenant struct {
 	latency time.Duration
 	thr     *throttler
 	caThr   *bucket // the Conditional Access limit, tenant-wide; nil when off
+	premium bool
+	reports reportsThrottle
 	journal []Request
 	// persistPath, when set, is saved after every changing Graph request.
 	persistPath string
@@ -70,7 +80,8 @@ type directory struct {
 	groupByID   map[string]*groupRec
 	apps        map[string]*App
 	invitations []Invitation
-	policies    []*Policy // Conditional Access, in creation order
+	signIns     []*signInRec // the sign-in log, in the order scripted
+	policies    []*Policy    // Conditional Access, in creation order
 	policyByID  map[string]*Policy
 }
 
@@ -146,6 +157,13 @@ type User struct {
 	EmployeeLeaveDateTime time.Time
 	// SessionsRevokedAt is set by POST /users/{id}/revokeSignInSessions.
 	SessionsRevokedAt time.Time
+	// SignInActivity is what Graph answers as signInActivity; SignIn keeps
+	// it up to date. All zero: the user never signed in.
+	SignInActivity SignInActivity
+	// Sponsors are the object ids of the user's sponsors (users or
+	// groups), in order: set by SetSponsors or by an invitation's
+	// invitedUserSponsors.
+	Sponsors []string
 }
 
 // Group is a group object of the directory.
@@ -176,7 +194,8 @@ type Invitation struct {
 
 // New returns an empty tenant.
 func New(opts Options) *Tenant {
-	t := &Tenant{now: opts.Now, httpClient: opts.HTTPClient}
+	t := &Tenant{now: opts.Now, httpClient: opts.HTTPClient, premium: !opts.NoPremium}
+	t.reports.setLimit(opts.Reports)
 	if t.httpClient == nil {
 		t.httpClient = http.DefaultClient
 	}
@@ -278,6 +297,7 @@ func (t *Tenant) addUserLocked(u User) User {
 		u.CreatedDateTime = t.now().UTC()
 	}
 	u.OtherMails = slices.Clone(u.OtherMails)
+	u.Sponsors = slices.Clone(u.Sponsors)
 	if u.UserPrincipalName == "" {
 		u.UserPrincipalName = t.dir.uniqueUPN(u, guest || u.ExternalUserState != "")
 	}
@@ -545,6 +565,7 @@ func (t *Tenant) Invitations() []Invitation {
 func (u *userRec) clone() User {
 	c := u.User
 	c.OtherMails = slices.Clone(u.OtherMails)
+	c.Sponsors = slices.Clone(u.Sponsors)
 	return c
 }
 

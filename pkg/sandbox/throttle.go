@@ -114,6 +114,10 @@ func (t *Tenant) throttle(c *gcall) (http.Header, *gresp) {
 		// Governed by its own service's limit, not the identity buckets.
 		return nil, t.throttleConditionalAccess(c)
 	}
+	if isReports(c) {
+		// The reports have their own limit, always on (see ReportsLimit).
+		return nil, t.throttleReports(c)
+	}
 	cost, write := requestCost(c)
 	now := t.now()
 	t.mu.Lock()
