@@ -47,6 +47,12 @@ const (
 	PolicyUpdated  Action = "policy.updated"
 	PolicyDrift    Action = "policy.drift"
 	PolicyRepaired Action = "policy.repaired"
+
+	// What the reconcile's oversight found (pkg/sweep): an engaged
+	// contractor with no sign-in for STINT_DORMANT_AFTER, and a successful
+	// sign-in after an engagement ended (critical).
+	ContractorDormant Action = "contractor.dormant"
+	SignedInAfterEnd  Action = "signin.after_end"
 )
 
 // EventAction is the action of an event's outcome: EventApplied, …

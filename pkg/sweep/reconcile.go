@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
+	"github.com/stintdev/stint/pkg/notify"
 	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/worker"
 )
@@ -85,7 +87,24 @@ func (s *Sweeper) Reconcile(ctx context.Context, dryRun bool) (Summary, error) {
 	for _, contractor := range slices.Sorted(maps.Keys(r.settle)) {
 		r.settleOne(contractor)
 	}
+	for _, c := range r.sum.PolicyDrift {
+		what := fmt.Sprintf("%s by hand (%s)", c.Action, strings.Join(c.Fields, ", "))
+		if r.sum.Repaired {
+			what += "; put back"
+		}
+		r.notes = append(r.notes, notify.Notification{ID: "policy-drift/" + c.Key + "/" + r.now.UTC().Format("2006-01-02"), Type: notify.PolicyDrift,
+			Subject: c.Name, Time: r.now, Data: notify.Data{Policy: c.Name, Reason: what}})
+	}
+	s.notify(ctx, r.sum, r.notes...)
+	s.oversee(ctx, r.now, r.sum)
 	return *r.sum, nil
+}
+
+// driftNote is the notification of a membership the reconcile put back in
+// line, once a day per contractor and group.
+func driftNote(contractor, key, how, why, day string, now time.Time) notify.Notification {
+	return notify.Notification{ID: "drift/" + contractor + "/" + key + "/" + how + "/" + day, Type: notify.DriftFound, Subject: contractor, Time: now,
+		Data: notify.Data{Contractor: contractor, Group: key, Reason: how + " back: " + why}}
 }
 
 // policyDrift compares stint's Conditional Access policies with the
@@ -137,6 +156,8 @@ type reconcileRun struct {
 	// contractor and access key.
 	settle  map[string]*worker.Found
 	reasons map[string]string
+	// notes are the notifications of what it found.
+	notes []notify.Notification
 }
 
 // read reads the ledger: every contractor record, the access of every
@@ -275,6 +296,13 @@ func (r *reconcileRun) ghost(u engagement.User, contractor, key, gid string) (Ac
 	if err != nil {
 		since = r.now
 		if !r.dryRun {
+			what := fmt.Sprintf("holds %s with no active engagement; removed after %s unless one arrives", key, r.s.GhostGrace)
+			if r.s.ReportGhosts {
+				what = fmt.Sprintf("holds %s with no active engagement (report only)", key)
+			}
+			r.notes = append(r.notes, notify.Notification{ID: "ghost/" + gid + "/" + u.ID + "/" + stamp(since), Type: notify.GhostFound,
+				Subject: cmp.Or(u.Mail, u.UserPrincipalName, u.ID), Time: since,
+				Data: notify.Data{User: u.ID, Group: key, Contractor: cmp.Or(contractor, u.Mail, u.UserPrincipalName), Reason: what}})
 			if err := r.s.Ledger.SetMark(r.ctx, mark, r.now.UTC().Format(time.RFC3339)); err != nil {
 				r.s.Log.WarnContext(r.ctx, "sweep: ghost's first sighting not recorded", "user", u.ID, "error", err.Error())
 			}
@@ -380,6 +408,13 @@ func (r *reconcileRun) settleOne(contractor string) {
 			return reason
 		}
 		return otherwise
+	}
+	day := r.now.UTC().Format("2006-01-02")
+	for _, key := range settled.Plan.Add {
+		r.notes = append(r.notes, driftNote(contractor, key, "added", why(key, ""), day, r.now))
+	}
+	for _, key := range settled.Plan.Remove {
+		r.notes = append(r.notes, driftNote(contractor, key, "removed", why(key, ""), day, r.now))
 	}
 	for _, key := range settled.Plan.Add {
 		r.sum.Added++

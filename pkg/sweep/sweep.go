@@ -62,7 +62,15 @@ type Summary struct {
 	PolicyDrift []policy.Change `json:"policyDrift,omitempty"`
 	Repaired    bool            `json:"repaired,omitempty"`
 	Policies    string          `json:"policies,omitempty"`
-	Seconds     float64         `json:"seconds"`
+	// Dormant counts the engaged contractors with no sign-in for
+	// STINT_DORMANT_AFTER; SignedInAfterEnd the successful sign-ins after
+	// an engagement ended (critical), RefusedAfterEnd the refused ones;
+	// SignIns says why sign-ins are unknown, when they are.
+	Dormant          int     `json:"dormant,omitempty"`
+	SignedInAfterEnd int     `json:"signedInAfterEnd,omitempty"`
+	RefusedAfterEnd  int     `json:"refusedAfterEnd,omitempty"`
+	SignIns          string  `json:"signIns,omitempty"`
+	Seconds          float64 `json:"seconds"`
 }
 
 // Account is one account the sweep acted on or flagged.
@@ -137,10 +145,13 @@ type Sweeper struct {
 	Policies       *policy.Manager
 	RepairPolicies bool
 	PoliciesOff    string
-	Log            *slog.Logger
-	Now            func() time.Time
+	// Oversight watches sign-ins and sends notifications (oversight.go).
+	Oversight Oversight
+	Log       *slog.Logger
+	Now       func() time.Time
 
 	policyNote sync.Once
+	signInNote sync.Once
 }
 
 // Run dispatches on the mode.
@@ -189,6 +200,7 @@ func (s *Sweeper) Run(ctx context.Context, in Input) (Summary, error) {
 		return sum, err
 	}
 	s.record(ctx, sum)
+	s.send(ctx, in.Mode)
 	return sum, err
 }
 

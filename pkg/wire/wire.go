@@ -15,6 +15,7 @@ import (
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/ledger"
 	"github.com/stintdev/stint/pkg/policy"
+	"github.com/stintdev/stint/pkg/notify"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/worker"
 )
@@ -67,7 +68,26 @@ func Sweeper(h *worker.Handler, cfg config.Config, tenant policy.Tenant, p confi
 		s.PoliciesOff = "the policy drift check is off: " + strings.ReplaceAll(err.Error(), "\n", "; ")
 	}
 	s.Policies = m
+	s.Oversight = oversight(h, cfg)
 	return s
+}
+
+// The Graph adapter reads sign-ins for the reconcile's oversight.
+var _ sweep.SignInReader = (*entra.Client)(nil)
+
+// oversight is what the reconcile watches besides memberships: sign-ins
+// read through the Graph adapter (optional: AuditLog.Read.All), and the
+// notifications STINT_NOTIFY_URL asks for.
+func oversight(h *worker.Handler, cfg config.Config) sweep.Oversight {
+	o := sweep.Oversight{DormantAfter: cfg.DormantAfter, DormantEnd: cfg.DormantEnd, VerifyWindow: cfg.VerifyWindow, RemindBefore: cfg.RemindBefore}
+	if r, ok := h.Directory.(sweep.SignInReader); ok {
+		o.SignIns = r
+	}
+	if cfg.Notify.URL != "" {
+		o.Outbox = &notify.Outbox{Ledger: h.Ledger}
+		o.Sender = &notify.Sender{Notify: cfg.Notify, Log: h.Log}
+	}
+	return o
 }
 
 // Policies builds the manager of stint's Conditional Access policies, or
