@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,18 +77,39 @@ func (w *enforcement) note(action engagement.Action, format string, args ...any)
 	w.log = append(w.log, engagement.AuditEntry{Action: action, Detail: fmt.Sprintf(format, args...)})
 }
 
+// sponsor is the Entra object id of the engagement's sponsor, when the
+// event names one who has an account in the tenant (a member, not a
+// guest): Entra records them as the guest's sponsor through the
+// invitation, which needs no permission beyond inviting. Anything else —
+// no sponsor, not found, a lookup that failed — invites without one.
+func (w *enforcement) sponsor(ctx context.Context, e engagement.Engagement) string {
+	if e.Sponsor == "" {
+		return ""
+	}
+	u, err := w.h.Directory.FindUser(ctx, e.Sponsor)
+	if err != nil || u.Guest {
+		return ""
+	}
+	return u.ID
+}
+
 // ensureUser finds the person, or invites them as a guest.
 func (w *enforcement) ensureUser(ctx context.Context, e engagement.Engagement) error {
 	dir, s := w.h.Directory, w.h.Settings
 	u, err := dir.FindUser(ctx, e.Email)
 	switch {
 	case fault.Is(err, fault.NotFound):
-		u, err = dir.Invite(ctx, engagement.Invitation{Email: e.Email, DisplayName: e.DisplayName, RedirectURL: s.RedirectURL, SendMessage: s.SendInvitation})
+		inv := engagement.Invitation{Email: e.Email, DisplayName: e.DisplayName, RedirectURL: s.RedirectURL, SendMessage: s.SendInvitation}
+		sponsor := w.sponsor(ctx, e)
+		if sponsor != "" {
+			inv.SponsorIDs = []string{sponsor}
+		}
+		u, err = dir.Invite(ctx, inv)
 		if err != nil {
 			return err
 		}
 		w.invited = true
-		w.note(engagement.UserInvited, "invited %s as guest %s (invitation email sent: %v)", e.Email, u.ID, s.SendInvitation)
+		w.note(engagement.UserInvited, "invited %s as guest %s (invitation email sent: %v; sponsor in Entra: %s)", e.Email, u.ID, s.SendInvitation, cmp.Or(sponsor, "none"))
 	case err != nil:
 		return err
 	default:

@@ -376,3 +376,33 @@ func TestMemberDeletedWhileItsAccessEnds(t *testing.T) {
 		t.Errorf("contractor %+v: want the account forgotten, access ended", c)
 	}
 }
+
+// A sponsor the event names who has an account in the tenant becomes the
+// guest's sponsor in Entra, through the invitation; one who has none (or
+// is a guest) is not looked for further: the guest is invited without.
+func TestTheEventsSponsorBecomesTheGuestsSponsorInEntra(t *testing.T) {
+	e := newEnv(t)
+	bob := e.tenant.AddUser(sandbox.User{DisplayName: "Bob", Mail: "bob@corp.example", UserType: "Member", AccountEnabled: true})
+	start := e.ev("ev-1", event.Started, e.day(-1), "ENG-1", func(d *event.Data) {
+		end := e.day(30)
+		d.EndsAt, d.Sponsor = &end, &event.Sponsor{Email: "Bob@corp.example"}
+	})
+	_, calls := e.handle(t, start)
+	wantCalls(t, calls, "GET /users 200", "GET /users 200", "POST /invitations 201", "POST /groups/{id}/members/$ref 204")
+	if got := e.ana(t).Sponsors; !slices.Equal(got, []string{bob.ID}) {
+		t.Errorf("Ana's sponsors in Entra = %v, want Bob %s", got, bob.ID)
+	}
+
+	other := e.ev("ev-2", event.Started, e.day(-1), "ENG-2", func(d *event.Data) {
+		end := e.day(30)
+		d.Contractor = event.Contractor{Email: "cy@partner.example"}
+		d.EndsAt, d.Sponsor = &end, &event.Sponsor{Email: "nobody@corp.example"}
+	})
+	if _, calls := e.handle(t, other); !slices.Contains(calls, "POST /invitations 201") {
+		t.Fatalf("Cy was not invited: %v", calls)
+	}
+	cy, _ := e.tenant.UserByMail("cy@partner.example")
+	if got := cy.Sponsors; len(got) != 0 {
+		t.Errorf("Cy's sponsors = %v, want none (the sponsor has no account)", got)
+	}
+}
