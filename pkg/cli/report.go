@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/report"
@@ -110,11 +112,11 @@ func (g *globals) report(ctx context.Context, now time.Time) (report.Report, err
 		if err != nil {
 			return report.Report{}, err
 		}
-		src.Directory, src.Coverage = report.Entra{Reader: dir, Groups: g.cfg.Groups}, coverage(dir, g.cfg.Groups)
+		src.Directory, src.Coverage = report.Entra{Reader: dir, Groups: g.cfg.Groups, Sponsors: sponsors(dir)}, coverage(dir, g.cfg.Groups)
 		return rep, gather()
 	}
 	err = g.withTenant(ctx, func(h *host.Host) error {
-		src.Directory = report.Entra{Reader: h.Events.Directory, Groups: h.Groups}
+		src.Directory = report.Entra{Reader: h.Events.Directory, Groups: h.Groups, Sponsors: sponsors(h.Events.Directory)}
 		if t, ok := h.Events.Directory.(policy.Tenant); ok {
 			src.Coverage = coverage(t, h.Groups)
 		}
@@ -141,6 +143,26 @@ func coverage(t policy.Tenant, groups map[string]string) func(context.Context) (
 			out[c.Key] = c.Covered()
 		}
 		return out, nil
+	}
+}
+
+// sponsors reads Entra's sponsors of an account through the Graph
+// adapter (User.Read.All), as the mail of each, or a group's name; nil
+// for a directory that cannot.
+func sponsors(d engagement.Directory) func(context.Context, string) ([]string, error) {
+	r, ok := d.(interface {
+		Sponsors(ctx context.Context, userID string) ([]entra.Sponsor, error)
+	})
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, id string) ([]string, error) {
+		found, err := r.Sponsors(ctx, id)
+		var out []string
+		for _, s := range found {
+			out = append(out, cmp.Or(s.Mail, s.DisplayName, s.ID))
+		}
+		return out, err
 	}
 }
 

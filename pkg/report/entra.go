@@ -25,6 +25,10 @@ type Entra struct {
 	Reader Reader
 	// Groups is the allow-list, access key to group id (STINT_GROUPS).
 	Groups map[string]string
+	// Sponsors, when set, reads the sponsors Entra records for a
+	// contractor's account (their mail, or name): one request per
+	// contractor. Nil leaves them unread.
+	Sponsors func(ctx context.Context, userID string) ([]string, error)
 }
 
 var _ Directory = Entra{}
@@ -58,6 +62,21 @@ func (e Entra) Accounts(ctx context.Context, userIDs []string) (map[string]Accou
 		default:
 			out[id] = fromUser(u)
 		}
+	}
+	if e.Sponsors == nil {
+		return out, nil
+	}
+	for _, id := range userIDs {
+		a, ok := out[id]
+		if !ok || a.Gone {
+			continue
+		}
+		sponsors, err := e.Sponsors(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("report: read the sponsors of %s: %w", id, err)
+		}
+		a.Sponsors = nonNil(sponsors)
+		out[id] = a
 	}
 	return out, nil
 }
