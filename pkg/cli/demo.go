@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/host"
+	"github.com/stintdev/stint/pkg/report"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
 )
@@ -26,6 +29,9 @@ type TableRow = host.SandboxAccount
 type DemoReport struct {
 	Timeline []string   `json:"timeline"`
 	Table    []TableRow `json:"table"`
+	// Report is the access report the demo wrote (HTML, in the data
+	// directory).
+	Report string `json:"report"`
 }
 
 func demoCmd(g *globals) *cobra.Command {
@@ -72,6 +78,7 @@ timeline and the final access table as the tenant holds it.`,
 			}
 			w.Flush()
 			fmt.Fprintf(g.out, "\nData kept in %s (stint access --data %s, stint audit --data %s).\n", data, data, data)
+			fmt.Fprintf(g.out, "The access report for auditors: %s (open it in a browser; stint report --data %s writes it again).\n", report.Report, data)
 			return nil
 		},
 	}
@@ -189,7 +196,12 @@ func runDemo(ctx context.Context, data string, say func(string)) (DemoReport, er
 		line("  stint: %s", a)
 	}
 	rep.Table = h.SandboxAccounts()
-	return rep, nil
+	access, err := hostReport(ctx, h, time.Now(), defaults.DormantAfter)
+	if err != nil {
+		return rep, err
+	}
+	rep.Report = filepath.Join(data, "stint-report.html")
+	return rep, writeReport(rep.Report, io.Discard, access, report.WriteHTML)
 }
 
 // demoPolicies plans the Conditional Access baseline on the sandbox and

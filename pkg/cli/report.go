@@ -47,8 +47,10 @@ to stint-report.<format> in the current directory; - writes to stdout. The
 file holds personal data: it is written readable by you only (0600).
 
 Entra is read directly (the configured tenant), or through the sandbox of the
-data directory. Sign-in activity and Entra's sponsors are not read yet, and
-show as unknown; what cannot be read is said at the top of the report.`,
+data directory, Entra's sponsors included. The last sign-ins and the
+sign-ins after the end are the reconcile's (it reads them with
+AuditLog.Read.All and Entra ID P1; without them they show as unknown). What
+cannot be read is said at the top of the report.`,
 		PreRunE: func(*cobra.Command, []string) error {
 			if _, ok := reportFormats[format]; !ok {
 				return fmt.Errorf("--format %q: want html, csv or json", format)
@@ -116,11 +118,8 @@ func (g *globals) report(ctx context.Context, now time.Time) (report.Report, err
 		return rep, gather()
 	}
 	err = g.withTenant(ctx, func(h *host.Host) error {
-		src.Directory = report.Entra{Reader: h.Events.Directory, Groups: h.Groups, Sponsors: sponsors(h.Events.Directory)}
-		if t, ok := h.Events.Directory.(policy.Tenant); ok {
-			src.Coverage = coverage(t, h.Groups)
-		}
-		return gather()
+		rep, err = hostReport(ctx, h, now, g.cfg.DormantAfter)
+		return err
 	}, func() error {
 		// A running serve owns the sandbox; what its control channel
 		// offers (host.RemoteAccounts) lacks the account details.
@@ -128,6 +127,21 @@ func (g *globals) report(ctx context.Context, now time.Time) (report.Report, err
 		return gather()
 	})
 	return rep, err
+}
+
+// hostReport builds the report from a host's ledger and its directory
+// (the sandbox's, or the configured tenant's).
+func hostReport(ctx context.Context, h *host.Host, now time.Time, dormantAfter time.Duration) (report.Report, error) {
+	src := report.Sources{Ledger: h.Ledger, Now: now, DormantAfter: dormantAfter, EndingWithin: report.DefaultEndingWithin,
+		Directory: report.Entra{Reader: h.Events.Directory, Groups: h.Groups, Sponsors: sponsors(h.Events.Directory)}}
+	if t, ok := h.Events.Directory.(policy.Tenant); ok {
+		src.Coverage = coverage(t, h.Groups)
+	}
+	in, err := report.Gather(ctx, src)
+	if err != nil {
+		return report.Report{}, err
+	}
+	return report.Build(in), nil
 }
 
 // coverage reads which access keys' groups an enabled Conditional Access
