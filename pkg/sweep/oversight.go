@@ -226,10 +226,14 @@ func (s *Sweeper) dormant(ctx context.Context, people []person, activity map[str
 		if !ok || p.c.UserID == "" {
 			continue
 		}
-		since, never := last(activity[p.c.UserID]), false
-		if since.IsZero() {
-			since, never = e.StartsAt, true
+		// The quiet spell counts from the last sign-in, and no earlier than
+		// the engagement's start: a newcomer is not dormant on day one.
+		lastIn := last(activity[p.c.UserID])
+		since := lastIn
+		if e.StartsAt.After(since) {
+			since = e.StartsAt
 		}
+		never := lastIn.IsZero()
 		if since.IsZero() || now.Sub(since) < s.Oversight.DormantAfter {
 			if marks[mark] != "" {
 				_ = s.Ledger.DeleteMark(ctx, mark) // signed in again
@@ -245,8 +249,11 @@ func (s *Sweeper) dormant(ctx context.Context, people []person, activity map[str
 			continue
 		}
 		why := fmt.Sprintf("no sign-in since %s (more than %s)", stamp(since), s.Oversight.DormantAfter)
-		if never {
+		switch {
+		case never:
 			why = fmt.Sprintf("never signed in since the engagement started on %s (more than %s)", stamp(since), s.Oversight.DormantAfter)
+		case since.Equal(e.StartsAt):
+			why = fmt.Sprintf("no sign-in since the engagement started on %s (more than %s; the last was on %s)", stamp(since), s.Oversight.DormantAfter, stamp(lastIn))
 		}
 		action := "report"
 		if s.Oversight.DormantEnd {
@@ -255,10 +262,6 @@ func (s *Sweeper) dormant(ctx context.Context, people []person, activity map[str
 		s.audit(ctx, engagement.AuditEntry{At: now, Contractor: p.c.Key, Engagement: e.ID, Actor: "stint:reconcile",
 			Action: engagement.ContractorDormant, Detail: why + "; STINT_DORMANT_ACTION=" + action})
 		sum.note(Account{UserID: p.c.UserID, Contractor: p.c.Key, Action: "dormant", Reason: why})
-		lastIn := since
-		if never {
-			lastIn = time.Time{}
-		}
 		out = append(out, notify.Notification{ID: "dormant/" + p.c.Key + "/" + stamp(since), Type: notify.ContractorDormant, Subject: p.c.Key, Time: now,
 			Data: notify.Data{Contractor: p.c.Key, Engagement: e.ID, Sponsor: e.Sponsor, User: p.c.UserID, SignInAt: lastIn, Reason: why + "; STINT_DORMANT_ACTION=" + action}})
 		if s.Oversight.DormantEnd {
