@@ -292,8 +292,10 @@ func (s *Sweeper) endDormant(ctx context.Context, p person, now time.Time, sum *
 }
 
 // afterEnd reads the sign-ins of contractors whose engagement ended within
-// VerifyWindow and who hold no other: a successful one after the end is a
-// critical finding, once per sign-in; refused ones are counted.
+// VerifyWindow and who hold no other: a successful one after stint took
+// the access away is a critical finding, once per sign-in; refused ones
+// are counted. One between the end and the removal (an end stint learned
+// late, or the minute before the tick) is not: the access was still there.
 func (s *Sweeper) afterEnd(ctx context.Context, people []person, now time.Time, sum *Summary) []notify.Notification {
 	var out []notify.Notification
 	for _, p := range people {
@@ -309,6 +311,11 @@ func (s *Sweeper) afterEnd(ctx context.Context, people []person, now time.Time, 
 		if end.ID == "" {
 			continue
 		}
+		removed, err := s.removedAt(ctx, p.c.Key, end)
+		if err != nil {
+			s.overseeFailed(ctx, sum, "read when "+p.c.Key+"'s access ended", err)
+			continue
+		}
 		signIns, err := s.Oversight.SignIns.SignIns(ctx, p.c.UserID, end.EndsAt)
 		if err != nil {
 			sum.SignIns = "sign-ins after the end unknown: " + err.Error()
@@ -316,8 +323,8 @@ func (s *Sweeper) afterEnd(ctx context.Context, people []person, now time.Time, 
 			return out
 		}
 		for _, in := range signIns {
-			if !in.At.After(end.EndsAt) {
-				continue
+			if !in.At.After(removed) {
+				continue // before stint took the access away (a late end)
 			}
 			if !in.Success {
 				sum.RefusedAfterEnd++
@@ -328,8 +335,8 @@ func (s *Sweeper) afterEnd(ctx context.Context, people []person, now time.Time, 
 			if seen, _ := s.Ledger.Marks(ctx, mark); seen[mark] != "" {
 				continue
 			}
-			why := fmt.Sprintf("signed in successfully at %s, after engagement %s ended at %s (app %s, from %s)",
-				in.At.UTC().Format(time.RFC3339), end.ID, stamp(end.EndsAt), in.App, in.IP)
+			why := fmt.Sprintf("signed in successfully at %s, after engagement %s ended at %s and stint removed the access at %s (app %s, from %s)",
+				in.At.UTC().Format(time.RFC3339), end.ID, stamp(end.EndsAt), stamp(removed), in.App, in.IP)
 			if err := s.Ledger.SetMark(ctx, mark, end.ID); err != nil {
 				s.overseeFailed(ctx, sum, "record a sign-in after the end", err)
 				continue
@@ -346,6 +353,28 @@ func (s *Sweeper) afterEnd(ctx context.Context, people []person, now time.Time, 
 		}
 	}
 	return out
+}
+
+// removedAt is when stint applied an engagement's end — took the access
+// away — as the audit trail says: the first settle at or after the end
+// that recorded the engagement ended (the tick's engagement.ended, or the
+// ended event's own entry). The end itself when the trail does not say.
+func (s *Sweeper) removedAt(ctx context.Context, contractor string, end engagement.Engagement) (time.Time, error) {
+	entries, err := s.Ledger.Audit(ctx, engagement.AuditQuery{Contractor: contractor})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var at time.Time
+	for _, a := range entries {
+		applied := a.Action == engagement.EngagementEnded || a.Action == engagement.EventApplied || a.Action == engagement.EventAppliedOutOfOrder
+		if a.Engagement == end.ID && applied && !a.At.Before(end.EndsAt) && (at.IsZero() || a.At.Before(at)) {
+			at = a.At
+		}
+	}
+	if at.IsZero() {
+		return end.EndsAt, nil
+	}
+	return at, nil
 }
 
 // audit appends entries, logging a failure (the finding is also in the
