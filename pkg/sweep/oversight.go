@@ -160,7 +160,7 @@ func ended(p person, now time.Time, window time.Duration) []notify.Notification 
 		out = append(out, notify.Notification{
 			ID:   fmt.Sprintf("ended/%s/%d", e.ID, e.EndsAt.Unix()),
 			Type: notify.EngagementEnded, Subject: p.c.Key, Time: e.EndsAt,
-			Data: notify.Data{Contractor: p.c.Key, Engagement: e.ID, Sponsor: e.Sponsor, EndsAt: e.EndsAt, User: p.c.UserID}, 
+			Data: notify.Data{Contractor: p.c.Key, Engagement: e.ID, Sponsor: e.Sponsor, EndsAt: e.EndsAt, User: p.c.UserID},
 		})
 	}
 	return out

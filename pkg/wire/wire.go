@@ -14,8 +14,8 @@ import (
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/ledger"
-	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/notify"
+	"github.com/stintdev/stint/pkg/policy"
 	"github.com/stintdev/stint/pkg/sweep"
 	"github.com/stintdev/stint/pkg/worker"
 )
