@@ -109,8 +109,9 @@ func TestEntraAppsRequestAndAreGrantedExactlyTheirPermissions(t *testing.T) {
 		}
 	}
 	operator := []entra.Permission{entra.WritePolicies, entra.ReadPolicies}
-	vars := func(operatorApp, driftCheck bool) map[string]cty.Value {
-		return map[string]cty.Value{"operator_app": cty.BoolVal(operatorApp), "policy_drift_check": cty.BoolVal(driftCheck)}
+	vars := func(operatorApp, driftCheck bool, signIns ...bool) map[string]cty.Value {
+		return map[string]cty.Value{"operator_app": cty.BoolVal(operatorApp), "policy_drift_check": cty.BoolVal(driftCheck),
+			"signin_activity": cty.BoolVal(len(signIns) > 0 && signIns[0])}
 	}
 	for _, tc := range []struct {
 		name, app string
@@ -120,6 +121,8 @@ func TestEntraAppsRequestAndAreGrantedExactlyTheirPermissions(t *testing.T) {
 		{"runtime", "runtime", vars(true, false), core},
 		// The reconcile's drift check reads policies, never writes them.
 		{"runtime with policy_drift_check", "runtime", vars(true, true), append(slices.Clone(core), entra.ReadPolicies)},
+		// Sign-in activity reads the audit logs, nothing else.
+		{"runtime with signin_activity", "runtime", vars(true, false, true), append(slices.Clone(core), entra.ReadSignIns)},
 		{"operator", "operator", vars(true, false), operator},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

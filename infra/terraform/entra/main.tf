@@ -1,6 +1,6 @@
 # stint's Entra side: the runtime app registration with exactly the five
 # core Graph application permissions (and Policy.Read.All with
-# policy_drift_check), consented; an optional operator app
+# policy_drift_check, AuditLog.Read.All with signin_activity), consented; an optional operator app
 # for Conditional Access writes; the contractor access groups; the
 # break-glass exclusion group; and the federated identity credentials that
 # let the AWS roles or the Azure managed identity get Graph tokens with no
@@ -30,7 +30,15 @@ locals {
     "Policy.Read.All" = "246dd0d5-5bd0-4def-940b-0421030a5b68"
   }
 
-  runtime_app_roles = merge(local.core_app_roles, var.policy_drift_check ? local.drift_app_roles : {})
+  # With var.signin_activity, reading sign-in activity and the sign-in log:
+  # the report's last sign-ins, dormant contractors, sign-ins after the end
+  # (needs Entra ID P1 or P2 as well).
+  signin_app_roles = {
+    "AuditLog.Read.All" = "b0afded3-3588-46d8-8b3d-9842eff778da"
+  }
+
+  runtime_app_roles = merge(local.core_app_roles, var.policy_drift_check ? local.drift_app_roles : {},
+  var.signin_activity ? local.signin_app_roles : {})
 
   # The operator's: writing stint's Conditional Access policies and reading
   # them (and the rest of the tenant's policies) to plan.

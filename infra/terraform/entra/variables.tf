@@ -10,6 +10,12 @@ variable "policy_drift_check" {
   default     = false
 }
 
+variable "signin_activity" {
+  description = "Also give the runtime app AuditLog.Read.All, for sign-in activity: the access report's last sign-ins, dormant contractors (STINT_DORMANT_AFTER) and sign-ins after the end (STINT_VERIFY_WINDOW). Needs Entra ID P1 or P2. Off, the reconcile says once that sign-ins are unknown and goes on."
+  type        = bool
+  default     = false
+}
+
 variable "operator_app" {
   description = "Create the operator app, with Policy.ReadWrite.ConditionalAccess and Policy.Read.All, for `stint policy apply` and drift repair. The runtime app never gets them."
   type        = bool

@@ -30,6 +30,7 @@ module "stint" {
   break_glass_members           = var.break_glass_members
   operator_app                  = var.operator_app
   policy_drift_check            = var.policy_drift_check
+  signin_activity               = var.signin_activity
   aws_federated_credentials     = [for role in var.aws_role_arns : { issuer = var.aws_issuer_url, subject = role }]
   managed_identity_principal_id = var.managed_identity_principal_id
 }

@@ -48,3 +48,9 @@ variable "managed_identity_principal_id" {
   type        = string
   default     = ""
 }
+
+variable "signin_activity" {
+  description = "Give the runtime app AuditLog.Read.All for sign-in activity (the report's last sign-ins, dormant contractors, sign-ins after the end); needs Entra ID P1 or P2."
+  type        = bool
+  default     = false
+}
