@@ -57,7 +57,8 @@ const (
 	AfterEndPrefix = "afterend/"
 )
 
-// SignInMark is the value of a SignInPrefix mark.
+// SignInMark is the value of a SignInPrefix mark: the activity, and when
+// the reconcile first read it so (it writes the mark only when it changes).
 type SignInMark struct {
 	engagement.SignInActivity
 	Read time.Time `json:"read"`
@@ -188,7 +189,17 @@ func (s *Sweeper) readActivity(ctx context.Context, people []person, now time.Ti
 		s.signInNote.Do(func() { s.Log.WarnContext(ctx, "sweep: "+sum.SignIns) })
 		return nil
 	}
+	kept, err := s.Ledger.Marks(ctx, SignInPrefix)
+	if err != nil {
+		s.overseeFailed(ctx, sum, "read the sign-in activity kept", err)
+		return activity
+	}
 	for _, id := range ids {
+		var was SignInMark
+		_ = json.Unmarshal([]byte(kept[SignInPrefix+id]), &was)
+		if kept[SignInPrefix+id] != "" && sameActivity(was.SignInActivity, activity[id]) {
+			continue // unchanged: no write
+		}
 		b, _ := json.Marshal(SignInMark{SignInActivity: activity[id], Read: now})
 		if err := s.Ledger.SetMark(ctx, SignInPrefix+id, string(b)); err != nil {
 			s.overseeFailed(ctx, sum, "record sign-in activity", err)
@@ -196,6 +207,11 @@ func (s *Sweeper) readActivity(ctx context.Context, people []person, now time.Ti
 		}
 	}
 	return activity
+}
+
+// sameActivity compares the instants, whatever their time zones.
+func sameActivity(a, b engagement.SignInActivity) bool {
+	return a.LastInteractive.Equal(b.LastInteractive) && a.LastNonInteractive.Equal(b.LastNonInteractive) && a.LastSuccessful.Equal(b.LastSuccessful)
 }
 
 // last is a user's latest sign-in of any kind (zero: never).
