@@ -153,8 +153,13 @@ func wantCalls(tb testing.TB, got []sandbox.Request, want ...string) {
 	}
 }
 
+// guest adds a redeemed guest, or returns the one a previous run of the
+// test (go test -count) added to the shared tenant.
 func guest(tb testing.TB, mail string) sandbox.User {
 	tb.Helper()
+	if u, ok := tenant.UserByMail(mail); ok {
+		return u
+	}
 	return tenant.AddUser(sandbox.User{DisplayName: mail, Mail: mail, UserType: "Guest", AccountEnabled: true, ExternalUserState: "Accepted"})
 }
 
@@ -163,16 +168,26 @@ func group(tb testing.TB, name string) sandbox.Group {
 	return tenant.AddGroup(sandbox.Group{DisplayName: name, SecurityEnabled: true})
 }
 
+var findUsers struct {
+	once                         sync.Once
+	byMail, byOther, byUPN, annX sandbox.User
+}
+
 func TestFindUser(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
-	byMail := guest(t, "ana@partner.example")
-	byOther := tenant.AddUser(sandbox.User{DisplayName: "Bo", Mail: "bo@corp.example", OtherMails: []string{"bo.private@home.example"}, AccountEnabled: true})
-	// A guest whose mail was never set: found by the UPN Entra gave them.
-	byUPN := tenant.AddUser(sandbox.User{DisplayName: "Cy", UserType: "Guest", UserPrincipalName: "cy_studio.example#EXT#@" + domain, AccountEnabled: true})
-	annX := guest(t, "ann_x@y.example")
-	tenant.AddUser(sandbox.User{DisplayName: "Twin 1", Mail: "twin@dup.example", AccountEnabled: true})
-	tenant.AddUser(sandbox.User{DisplayName: "Twin 2", OtherMails: []string{"twin@dup.example"}, AccountEnabled: true})
+	// The shared tenant outlives one run of the test (go test -count):
+	// its users are added once.
+	findUsers.once.Do(func() {
+		findUsers.byMail = guest(t, "ana@partner.example")
+		findUsers.byOther = tenant.AddUser(sandbox.User{DisplayName: "Bo", Mail: "bo@corp.example", OtherMails: []string{"bo.private@home.example"}, AccountEnabled: true})
+		// A guest whose mail was never set: found by the UPN Entra gave them.
+		findUsers.byUPN = tenant.AddUser(sandbox.User{DisplayName: "Cy", UserType: "Guest", UserPrincipalName: "cy_studio.example#EXT#@" + domain, AccountEnabled: true})
+		findUsers.annX = guest(t, "ann_x@y.example")
+		tenant.AddUser(sandbox.User{DisplayName: "Twin 1", Mail: "twin@dup.example", AccountEnabled: true})
+		tenant.AddUser(sandbox.User{DisplayName: "Twin 2", OtherMails: []string{"twin@dup.example"}, AccountEnabled: true})
+	})
+	byMail, byOther, byUPN, annX := findUsers.byMail, findUsers.byOther, findUsers.byUPN, findUsers.annX
 	tests := []struct {
 		email  string
 		wantID string
