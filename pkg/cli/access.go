@@ -21,7 +21,8 @@ import (
 //
 // It shows what stint has applied, not what the dates say: an engagement
 // whose end date has passed keeps its groups until the tick (or an event)
-// removes them, up to a minute later, and is listed until then.
+// removes them — within a second or two under stint serve, up to a minute
+// on AWS — and is listed until then.
 type AccessRow struct {
 	Contractor string `json:"contractor"`
 	Engagement string `json:"engagement"`

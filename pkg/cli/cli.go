@@ -176,8 +176,8 @@ func serveCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run every function in this process: webhook, queue, worker, tick, reconcile",
 		Long: `Runs the webhook on --addr (POST signed events to /events), an embedded durable
-queue and the ledger in <data>/stint.db, the worker, the tick every minute and
-the reconcile every hour. Against the tenant the configuration names
+queue and the ledger in <data>/stint.db, the worker, the tick (at each start or
+end as it comes due, and at least every minute) and the reconcile every hour. Against the tenant the configuration names
 (AZURE_TENANT_ID, STINT_GROUPS and a credential; see stint config), or, with
 --sandbox, against a sandbox tenant kept in <data>/sandbox.json. SIGINT or
 SIGTERM stops it gracefully; no accepted event is lost, even on SIGKILL.
@@ -223,7 +223,7 @@ GET /readyz and GET /metrics (Prometheus) on --addr.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz, /metrics) listens on")
 	cmd.Flags().StringVar(&only, "only", "", "run one role: webhook, worker or sweep (default all); e.g. as separate Azure Container Apps on a Service Bus queue (STINT_QUEUE_URL)")
-	cmd.Flags().DurationVar(&tick, "tick", time.Minute, fmt.Sprintf("how often the tick acts on the starts and ends that are due (%s to %s); with several replicas on one ledger, one of them runs each tick", minTick, maxTick))
+	cmd.Flags().DurationVar(&tick, "tick", time.Minute, fmt.Sprintf("the safety tick's period (%s to %s): serve also ticks at each due start or end, to the second; with several replicas on one ledger, one of them runs each tick", minTick, maxTick))
 	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
 	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles. On Service Bus the queue's lock hides the message, and the lease bounds its handling: a crashed worker's contractor is taken over within it", minLease, maxLease))
 	return cmd

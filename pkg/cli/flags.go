@@ -18,9 +18,11 @@ const (
 	// hidden from the other workers.
 	minLease = 5 * time.Second
 	maxLease = time.Hour
-	// minTick and maxTick bound --tick: a tick reads the due index, so a
-	// second costs little; past an hour, ends are acted on too late to
-	// call it access that ends with the contract.
+	// minTick and maxTick bound --tick, the safety tick's period (serve
+	// also wakes at each due start or end): a tick reads the due index, so
+	// a second costs little; past an hour, an end another replica moved
+	// could be acted on too late to call it access that ends with the
+	// contract.
 	minTick = time.Second
 	maxTick = time.Hour
 )
@@ -60,7 +62,7 @@ func checkLease(d time.Duration) error {
 // checkTick keeps --tick between minTick and maxTick.
 func checkTick(d time.Duration) error {
 	if d < minTick || d > maxTick {
-		return fmt.Errorf("--tick %s: want %s to %s between ticks (an end is acted on up to one tick late)", d, minTick, maxTick)
+		return fmt.Errorf("--tick %s: want %s to %s between safety ticks (serve also wakes at each due start or end)", d, minTick, maxTick)
 	}
 	return nil
 }

@@ -104,6 +104,9 @@ type Host struct {
 	listener net.Listener
 	closers  []func() error
 	handled  chan string
+	// changed wakes the tick's scheduler when a handled message may have
+	// moved the next due start or end (scheduleTick).
+	changed chan struct{}
 }
 
 // Open builds the host. It does not start serving.
@@ -138,7 +141,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{o: o, closers: []func() error{release}}
+	h := &Host{o: o, closers: []func() error{release}, changed: make(chan struct{}, 1)}
 	if fi, err := os.Stat(o.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		o.Log.Warn("stint: the data directory can be read by other users; its files are kept private (0600), but make it 0700: chmod 700 "+o.Data,
 			"data", o.Data, "mode", fi.Mode().Perm().String())
@@ -297,7 +300,7 @@ func (h *Host) Run(ctx context.Context) error {
 		// The tick and the reconcile run on their own schedules: a long
 		// reconcile must not hold up a minute's expiries.
 		wg.Add(2)
-		go func() { defer wg.Done(); h.schedule(ctx, "tick", h.o.TickEvery) }()
+		go func() { defer wg.Done(); h.scheduleTick(ctx, h.o.TickEvery) }()
 		go func() { defer wg.Done(); h.schedule(ctx, "reconcile", h.o.ReconcileEvery) }()
 	}
 	select {
@@ -317,12 +320,12 @@ func (h *Host) Run(ctx context.Context) error {
 // embedded queue's workers.
 func (h *Host) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 	if h.sb != nil {
-		c := &servicebus.Consumer{Client: h.sb.client, Queue: h.sb.name, Handle: h.Events.Process, Sessions: h.o.Workers, Handling: handling(h.o.Visibility), Log: h.o.Log}
+		c := &servicebus.Consumer{Client: h.sb.client, Queue: h.sb.name, Handle: h.process, Sessions: h.o.Workers, Handling: handling(h.o.Visibility), Log: h.o.Log}
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 		return
 	}
-	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.Events.Process, Handling: handling(h.o.Visibility), Log: h.o.Log, DeadLettered: h.obs.deadLettered}
+	consumer := &embedded.Consumer{Queue: h.Queue, Handle: h.process, Handling: handling(h.o.Visibility), Log: h.o.Log, DeadLettered: h.obs.deadLettered}
 	if h.handled != nil {
 		consumer.Settled = h.handled
 	}
@@ -330,6 +333,17 @@ func (h *Host) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func() { defer wg.Done(); consumer.Run(ctx) }()
 	}
+}
+
+// process handles one message, then tells the tick's scheduler that the
+// next due start or end may have moved.
+func (h *Host) process(ctx context.Context, m engagement.Message) engagement.Verdict {
+	v := h.Events.Process(ctx, m)
+	select {
+	case h.changed <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	return v
 }
 
 // handling is how long a worker may spend on a message: 50 s, and always
@@ -363,12 +377,12 @@ func (h *Host) schedule(ctx context.Context, mode string, every time.Duration) {
 // it when another finished one less than 90% of a period ago (the mark
 // sweep/reconcile/done). Ticks are cheap, and more of them end access
 // sooner.
-func (h *Host) sweep(ctx context.Context, mode string, every time.Duration) {
+func (h *Host) sweep(ctx context.Context, mode string, every time.Duration) sweep.Summary {
 	done := "sweep/" + mode + "/done"
 	if mode == "reconcile" {
 		marks, err := h.Ledger.Marks(ctx, done)
 		if last, perr := time.Parse(time.RFC3339Nano, marks[done]); err == nil && perr == nil && time.Since(last) < every-every/10 {
-			return
+			return sweep.Summary{Mode: mode, Skipped: true}
 		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -376,13 +390,14 @@ func (h *Host) sweep(ctx context.Context, mode string, every time.Duration) {
 	sum, err := h.runSweep(sctx, sweep.Input{Mode: mode})
 	if err != nil {
 		h.o.Log.Error("stint: sweep failed", "mode", mode, "error", err.Error())
-		return
+		return sum
 	}
 	if mode == "reconcile" && !sum.Skipped {
 		if err := h.Ledger.SetMark(ctx, done, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			h.o.Log.Warn("stint: the reconcile's time not recorded; another replica may run one sooner", "error", err.Error())
 		}
 	}
+	return sum
 }
 
 // Close releases what Open took.
