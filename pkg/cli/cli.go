@@ -58,7 +58,7 @@ func Execute(args []string, stdout, stderr io.Writer, lookup config.Lookup) int 
 	root.PersistentFlags().StringVar(&g.data, "data", cmp.Or(g.cfg.Data, ".stint"), "data directory: ledger, queue, sandbox tenant, webhook secret (env STINT_DATA)")
 	root.PersistentFlags().BoolVar(&g.sandbox, "sandbox", false, "run against the sandbox tenant kept in the data directory, not the configured tenant (operator commands follow the data directory's own choice)")
 	root.PersistentFlags().BoolVar(&g.asJSON, "json", false, "print JSON for scripts")
-	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g), notifyCmd(g), configCmd(g), policyCmd(g), reportCmd(g), migrateCmd(g), versionCmd(g))
+	root.AddCommand(serveCmd(g), demoCmd(g), sendCmd(g), importCmd(g), accessCmd(g), auditCmd(g), sweepCmd(g), dlqCmd(g), checkCmd(g), notifyCmd(g), configCmd(g), policyCmd(g), reportCmd(g), migrateCmd(g), versionCmd(g))
 	root.Version = ReadVersion().Version
 	root.SetVersionTemplate(versionTemplate())
 	needsSubcommand(root)
