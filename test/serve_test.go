@@ -153,13 +153,8 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 			directory[line{a.Contractor, a.Action}]++
 		}
 	}
-	f, err := os.Open(filepath.Join(data, "sandbox.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	tenant := sandbox.New(sandbox.Options{})
-	if err := tenant.Load(f); err != nil {
+	if err := tenant.LoadFile(filepath.Join(data, "sandbox.json")); err != nil {
 		t.Fatal(err)
 	}
 	invited := map[string]int{}

@@ -37,13 +37,8 @@ func TestDemoTableMatchesTheTenant(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("demo --json: %v\n%s", err, out)
 	}
-	f, err := os.Open(filepath.Join(data, "sandbox.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	tenant := sandbox.New(sandbox.Options{})
-	if err := tenant.Load(f); err != nil {
+	if err := tenant.LoadFile(filepath.Join(data, "sandbox.json")); err != nil {
 		t.Fatal(err)
 	}
 	want := host.SandboxTable(tenant, host.SandboxGroups)

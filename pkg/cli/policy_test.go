@@ -29,13 +29,8 @@ func sandboxPolicies(t *testing.T) {
 // writes it back, as an administrator's hand in the portal.
 func openTenant(t *testing.T, data string) *sandbox.Tenant {
 	t.Helper()
-	f, err := os.Open(filepath.Join(data, "sandbox.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	ten := sandbox.New(sandbox.Options{})
-	if err := ten.Load(f); err != nil {
+	if err := ten.LoadFile(filepath.Join(data, "sandbox.json")); err != nil {
 		t.Fatal(err)
 	}
 	return ten

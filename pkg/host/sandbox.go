@@ -5,8 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,12 +47,8 @@ func (h *Host) startSandbox(ctx context.Context) (*entra.Client, map[string]stri
 	}
 	ten := sandbox.New(sandbox.Options{TenantID: SandboxTenantID, Domain: SandboxDomain})
 	path := filepath.Join(h.o.Data, "sandbox.json")
-	if f, err := os.Open(path); err == nil {
-		err = ten.Load(f)
-		f.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("stint: sandbox state %s: %w (move it away to start afresh)", path, err)
-		}
+	if err := ten.LoadFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("stint: sandbox state %s: %w (move it and %s.journal away to start afresh)", path, err, filepath.Base(path))
 	}
 	for key, id := range groups {
 		if _, ok := ten.Group(id); !ok {

@@ -347,7 +347,7 @@ func (t *Tenant) EditPolicy(id string, edit func(*Policy)) (Policy, error) {
 	if err != nil {
 		return Policy{}, err
 	}
-	*old = q
+	t.dir.putPolicy(q)
 	return q.clone(), nil
 }
 
@@ -396,11 +396,13 @@ func (d *directory) putPolicy(p Policy) {
 	key := strings.ToLower(p.ID)
 	if old := d.policyByID[key]; old != nil {
 		*old = p
+		d.notePolicy(old)
 		return
 	}
 	rec := &p
 	d.policies = append(d.policies, rec)
 	d.policyByID[key] = rec
+	d.notePolicy(rec)
 }
 
 func (d *directory) deletePolicy(id string) bool {
@@ -410,5 +412,6 @@ func (d *directory) deletePolicy(id string) bool {
 	}
 	delete(d.policyByID, strings.ToLower(id))
 	d.policies = slices.DeleteFunc(d.policies, func(q *Policy) bool { return q == p })
+	d.note(entry{PolicyDeleted: p.ID})
 	return true
 }

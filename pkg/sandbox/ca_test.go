@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -134,12 +133,8 @@ func TestPoliciesSurviveSaveAndLoad(t *testing.T) {
 	wantStatus(t, f.call(t, http.MethodPatch, policiesPath+"/"+id, map[string]any{"state": "disabled"}), http.StatusNoContent)
 
 	// The PATCH was saved before it was answered.
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	again := New(Options{})
-	if err := again.Load(bytes.NewReader(raw)); err != nil {
+	if err := again.LoadFile(path); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := again.Policies(), f.ten.Policies(); !reflect.DeepEqual(got, want) {

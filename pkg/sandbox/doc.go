@@ -12,6 +12,46 @@
 //	// token scope: srv.URL + "/.default"; trust: ten.CAPool() or
 //	// ten.WriteCA(path) and SSL_CERT_FILE=path.
 //
+// # Saved state
+//
+// Save and Load write and read the directory as one JSON snapshot.
+// PersistTo(path) keeps a tenant on disk while it serves, as stint serve
+// does: every Graph request that may change it (any method but GET and
+// HEAD under /v1.0) is written down before it is answered, so a client
+// that got an answer can count on the change surviving a crash of the
+// process, as it can with Entra. LoadFile(path) restarts from what was
+// written.
+//
+// A write must not cost more as the tenant grows, so it does not save the
+// tenant: it appends one record to a journal of changes beside the
+// snapshot (path+".journal"; not the request journal above) holding what
+// the request changed — users, policies and apps whole (each is small),
+// memberships added or removed and invitations made as changes (a group
+// of 10,000 members is not rewritten to add one). Once the journal is
+// more than twice the snapshot's size (and 256 KiB), the next write folds
+// it into a new snapshot: writes cost the same, amortised, at any size,
+// and a restart replays at most twice the snapshot. A compaction replaces
+// the snapshot, then the journal, each atomically (a temporary file
+// renamed); the journal's first line names the snapshot it follows by its
+// SHA-256, so after a crash between the two the old journal, whose
+// changes the new snapshot holds, is ignored, as is a journal beside a
+// snapshot put back by hand. Writes are serialised in the order their
+// changes were made, so the files never go back to an older state.
+// Records are handed to the operating system, not synced to the disk: a
+// power cut may lose the last writes, and may leave the last record torn,
+// which LoadFile leaves out; a damaged record before it is an error
+// naming the record and its offset. Changes made directly, as an
+// administrator in the portal (AddUser, AddMember, SetAccountEnabled, …),
+// are written with the next Graph write, or by Persist. The files are
+// readable by their owner only (0600).
+//
+// A journal was chosen over keeping the tenant in SQLite because the
+// snapshot stays Save's plain JSON, which tests and operators read and
+// edit, and the package keeps to the standard library. Each change is
+// noted where it is made (changes.go); group properties, which no note
+// covers, are compared with the copy last written at each write: there
+// are few groups, and each is a small flat value.
+//
 // # Faithful
 //
 //   - Token service: instance discovery, openid-configuration (by tenant id

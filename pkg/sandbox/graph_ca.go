@@ -147,7 +147,7 @@ func (t *Tenant) patchPolicy(c *gcall, id string) *gresp {
 	}
 	now := c.now
 	p.ID, p.CreatedDateTime, p.ModifiedDateTime = old.ID, old.CreatedDateTime, &now
-	*old = p
+	t.dir.putPolicy(p)
 	return c.noContent()
 }
 

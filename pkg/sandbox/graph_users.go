@@ -193,6 +193,7 @@ func (t *Tenant) patchUser(c *gcall, id string) *gresp {
 	if leave != nil {
 		u.EmployeeLeaveDateTime = leave.UTC()
 	}
+	t.dir.noteUser(u)
 	return c.noContent()
 }
 
@@ -204,6 +205,7 @@ func (t *Tenant) revokeSessions(c *gcall, id string) *gresp {
 	u := t.dir.findUser(id)
 	if u != nil {
 		u.SessionsRevokedAt = c.now
+		t.dir.noteUser(u)
 	}
 	t.mu.Unlock()
 	if u == nil {
@@ -340,6 +342,7 @@ func (t *Tenant) invite(c *gcall) *gresp {
 		// object and changes nothing unless resetRedemption asks.
 		if in.Reset {
 			existing.ExternalUserState = "PendingAcceptance"
+			t.dir.noteUser(existing)
 		}
 		u = existing.clone()
 	} else {
@@ -369,6 +372,7 @@ func (t *Tenant) invite(c *gcall) *gresp {
 	}
 	inv.RedeemURL = c.base + "/redeem?rd=" + inv.ID
 	t.dir.invitations = append(t.dir.invitations, inv)
+	t.dir.note(entry{Invitation: &inv})
 	t.mu.Unlock()
 
 	status := "PendingAcceptance"

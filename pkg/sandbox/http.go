@@ -21,8 +21,8 @@ func (t *Tenant) Handler() http.Handler { return http.HandlerFunc(t.serveHTTP) }
 func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if strings.EqualFold(first, "v1.0") {
-		if path := t.persisting(r); path != "" {
-			t.servePersisted(w, r, path)
+		if s := t.persisting(r); s != nil {
+			t.servePersisted(w, r, s)
 			return
 		}
 		t.serveGraph(w, r)

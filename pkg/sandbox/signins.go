@@ -104,6 +104,7 @@ func (t *Tenant) SignIn(userID string, s SignIn) (string, error) {
 	if s.Success {
 		a.LastSuccessfulSignIn = later(a.LastSuccessfulSignIn, at)
 	}
+	t.dir.noteUser(u)
 	t.dir.seq++
 	rec := &signInRec{
 		seq: t.dir.seq, id: newGUID(), at: at,
@@ -175,6 +176,7 @@ func (t *Tenant) SetSponsors(userID string, sponsorIDs ...string) error {
 		ids = append(ids, canon)
 	}
 	u.Sponsors = ids
+	t.dir.noteUser(u)
 	return nil
 }
 

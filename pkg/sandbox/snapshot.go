@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -57,44 +58,69 @@ type fedSnapshot struct {
 // Save writes the directory as a JSON snapshot.
 func (t *Tenant) Save(w io.Writer) error {
 	t.mu.Lock()
-	s := snapshot{Version: snapshotVersion, TenantID: t.dir.TenantID, Domain: t.dir.Domain,
-		Users: []User{}, Groups: []groupSnapshot{}, Apps: []appSnapshot{}, Invitations: t.dir.invitations,
-		Policies: make([]Policy, len(t.dir.policies))}
-	for i, p := range t.dir.policies {
+	s := t.dir.snapshot()
+	t.mu.Unlock()
+	b, err := s.encode()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("sandbox: save: %w", err)
+	}
+	return nil
+}
+
+// snapshot copies the directory (the tenant locked); encode writes the
+// copy out, unlocked.
+func (d *directory) snapshot() snapshotCopy {
+	s := snapshotCopy{snapshot: snapshot{Version: snapshotVersion, TenantID: d.TenantID, Domain: d.Domain,
+		Users: make([]User, 0, len(d.users)), Groups: make([]groupSnapshot, 0, len(d.groups)), Invitations: slices.Clone(d.invitations),
+		Policies: make([]Policy, len(d.policies))}}
+	for i, p := range d.policies {
 		s.Policies[i] = p.clone()
 	}
-	for _, u := range t.dir.users {
+	for _, u := range d.users {
 		s.Users = append(s.Users, u.clone())
 	}
-	for _, g := range t.dir.groups {
+	for _, g := range d.groups {
 		gs := groupSnapshot{Group: g.Group, Members: make([]string, len(g.members))}
 		for i, m := range g.members {
 			gs.Members[i] = m.userID
 		}
 		s.Groups = append(s.Groups, gs)
 	}
-	var apps []App
-	for _, a := range t.dir.apps {
-		apps = append(apps, *a)
+	for _, a := range d.apps {
+		s.apps = append(s.apps, *a)
 	}
-	t.mu.Unlock()
-	slices.SortFunc(apps, func(a, b App) int { return strings.Compare(a.ClientID, b.ClientID) })
-	for _, a := range apps {
+	return s
+}
+
+// snapshotCopy is a snapshot whose apps are still to be written.
+type snapshotCopy struct {
+	snapshot
+	apps []App
+}
+
+func (s snapshotCopy) encode() ([]byte, error) {
+	slices.SortFunc(s.apps, func(a, b App) int { return strings.Compare(a.ClientID, b.ClientID) })
+	s.Apps = []appSnapshot{}
+	for _, a := range s.apps {
 		as, err := saveApp(a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.Apps = append(s.Apps, as)
 	}
 	if s.Invitations == nil {
 		s.Invitations = []Invitation{}
 	}
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(s); err != nil {
-		return fmt.Errorf("sandbox: save: %w", err)
+	if err := enc.Encode(s.snapshot); err != nil {
+		return nil, fmt.Errorf("sandbox: save: %w", err)
 	}
-	return nil
+	return b.Bytes(), nil
 }
 
 func saveApp(a App) (appSnapshot, error) {
@@ -121,41 +147,57 @@ func saveApp(a App) (appSnapshot, error) {
 // apps, invitations, Conditional Access policies) with a snapshot written by Save. On error the tenant
 // is unchanged.
 func (t *Tenant) Load(r io.Reader) error {
+	d, err := decodeSnapshot(r)
+	if err != nil {
+		return err
+	}
+	t.replace(d)
+	return nil
+}
+
+// replace puts d in place of the directory. A persisted tenant writes it
+// whole at its next flush.
+func (t *Tenant) replace(d directory) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.dir.changes; c != nil {
+		c.full = true
+		d.changes = c
+	}
+	t.dir = d
+}
+
+func decodeSnapshot(r io.Reader) (directory, error) {
 	var s snapshot
 	if err := json.NewDecoder(r).Decode(&s); err != nil {
-		return fmt.Errorf("sandbox: load: %w", err)
+		return directory{}, fmt.Errorf("sandbox: load: %w", err)
 	}
 	if s.Version != snapshotVersion {
-		return fmt.Errorf("sandbox: load: snapshot version %d, want %d", s.Version, snapshotVersion)
+		return directory{}, fmt.Errorf("sandbox: load: snapshot version %d, want %d", s.Version, snapshotVersion)
 	}
 	if s.TenantID == "" || s.Domain == "" {
-		return errors.New("sandbox: load: snapshot has no tenant id or domain")
+		return directory{}, errors.New("sandbox: load: snapshot has no tenant id or domain")
 	}
 	d := newDirectory(s.TenantID, s.Domain)
 	for _, u := range s.Users {
 		if u.ID == "" || u.UserPrincipalName == "" {
-			return errors.New("sandbox: load: a user has no id or userPrincipalName")
+			return d, errors.New("sandbox: load: a user has no id or userPrincipalName")
 		}
 		if d.userByID[strings.ToLower(u.ID)] != nil {
-			return fmt.Errorf("sandbox: load: user %s appears twice", u.ID)
+			return d, fmt.Errorf("sandbox: load: user %s appears twice", u.ID)
 		}
-		d.seq++
-		rec := &userRec{seq: d.seq, User: u}
-		d.users = append(d.users, rec)
-		d.userByID[strings.ToLower(u.ID)] = rec
-		d.userByUPN[strings.ToLower(u.UserPrincipalName)] = rec
+		d.putUser(u)
 	}
 	for _, gs := range s.Groups {
 		if gs.ID == "" || d.groupByID[strings.ToLower(gs.ID)] != nil {
-			return fmt.Errorf("sandbox: load: group %q has no id or appears twice", gs.ID)
+			return d, fmt.Errorf("sandbox: load: group %q has no id or appears twice", gs.ID)
 		}
-		g := &groupRec{Group: gs.Group, isIn: map[string]uint64{}}
-		d.groups = append(d.groups, g)
-		d.groupByID[strings.ToLower(gs.ID)] = g
+		d.putGroup(gs.Group)
+		g := d.groupByID[strings.ToLower(gs.ID)]
 		for _, uid := range gs.Members {
 			u := d.userByID[strings.ToLower(uid)]
 			if u == nil {
-				return fmt.Errorf("sandbox: load: group %s lists unknown member %s", gs.ID, uid)
+				return d, fmt.Errorf("sandbox: load: group %s lists unknown member %s", gs.ID, uid)
 			}
 			d.addMember(g, u.ID)
 		}
@@ -163,22 +205,19 @@ func (t *Tenant) Load(r io.Reader) error {
 	for _, as := range s.Apps {
 		a, err := loadApp(as)
 		if err != nil {
-			return err
+			return d, err
 		}
 		d.apps[strings.ToLower(a.ClientID)] = &a
 	}
 	d.invitations = s.Invitations
 	for _, p := range s.Policies {
 		if p.ID == "" || d.policyByID[strings.ToLower(p.ID)] != nil {
-			return fmt.Errorf("sandbox: load: policy %q has no id or appears twice", p.ID)
+			return d, fmt.Errorf("sandbox: load: policy %q has no id or appears twice", p.ID)
 		}
 		p.normalize()
 		d.putPolicy(p)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.dir = d
-	return nil
+	return d, nil
 }
 
 func loadApp(as appSnapshot) (App, error) {

@@ -53,9 +53,8 @@ type Tenant struct {
 	premium bool
 	reports reportsThrottle
 	journal []Request
-	// persistPath, when set, is saved after every changing Graph request.
-	persistPath string
-	saveMu      sync.Mutex
+	// store, set by PersistTo, keeps the directory on disk (persist.go).
+	store *store
 
 	keyOnce sync.Once
 	key     *signingKey
@@ -83,6 +82,9 @@ type directory struct {
 	signIns     []*signInRec // the sign-in log, in the order scripted
 	policies    []*Policy    // Conditional Access, in creation order
 	policyByID  map[string]*Policy
+	// changes collects what changed since the last flush to disk; nil
+	// when the tenant is not persisted (changes.go).
+	changes *changeLog
 }
 
 type userRec struct {
@@ -248,6 +250,7 @@ func (t *Tenant) AddApp(a App) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dir.apps[strings.ToLower(a.ClientID)] = &a
+	t.dir.noteApp(&a)
 }
 
 // SetPermissions replaces the application permissions granted to an app.
@@ -260,6 +263,7 @@ func (t *Tenant) SetPermissions(clientID string, perms ...string) {
 	defer t.mu.Unlock()
 	if a, ok := t.dir.apps[strings.ToLower(clientID)]; ok {
 		a.Permissions = slices.Clone(perms)
+		t.dir.noteApp(a)
 	}
 }
 
@@ -301,18 +305,7 @@ func (t *Tenant) addUserLocked(u User) User {
 	if u.UserPrincipalName == "" {
 		u.UserPrincipalName = t.dir.uniqueUPN(u, guest || u.ExternalUserState != "")
 	}
-	key := strings.ToLower(u.ID)
-	if old, ok := t.dir.userByID[key]; ok {
-		delete(t.dir.userByUPN, strings.ToLower(old.UserPrincipalName))
-		old.User = u
-		t.dir.userByUPN[strings.ToLower(u.UserPrincipalName)] = old
-		return u
-	}
-	t.dir.seq++
-	rec := &userRec{seq: t.dir.seq, User: u}
-	t.dir.users = append(t.dir.users, rec)
-	t.dir.userByID[key] = rec
-	t.dir.userByUPN[strings.ToLower(u.UserPrincipalName)] = rec
+	t.dir.noteUser(t.dir.putUser(u))
 	return u
 }
 
@@ -349,14 +342,7 @@ func (t *Tenant) AddGroup(g Group) Group {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	key := strings.ToLower(g.ID)
-	if old, ok := t.dir.groupByID[key]; ok {
-		old.Group = g
-		return g
-	}
-	rec := &groupRec{Group: g, isIn: map[string]uint64{}}
-	t.dir.groups = append(t.dir.groups, rec)
-	t.dir.groupByID[key] = rec
+	t.dir.putGroup(g)
 	return g
 }
 
@@ -413,6 +399,7 @@ func (t *Tenant) SetAccountEnabled(userID string, enabled bool) error {
 		return fmt.Errorf("user %s: %w", userID, ErrNotFound)
 	}
 	u.AccountEnabled = enabled
+	t.dir.noteUser(u)
 	return nil
 }
 
@@ -427,6 +414,7 @@ func (t *Tenant) SetUserType(userID, userType string) error {
 		return fmt.Errorf("user %s: %w", userID, ErrNotFound)
 	}
 	u.UserType = userType
+	t.dir.noteUser(u)
 	return nil
 }
 
@@ -441,13 +429,19 @@ func (t *Tenant) DeleteUser(userID string) error {
 	if u == nil {
 		return fmt.Errorf("user %s: %w", userID, ErrNotFound)
 	}
-	for _, g := range t.dir.groups {
-		t.dir.removeMember(g, u.ID)
-	}
-	delete(t.dir.userByID, strings.ToLower(u.ID))
-	delete(t.dir.userByUPN, strings.ToLower(u.UserPrincipalName))
-	t.dir.users = slices.DeleteFunc(t.dir.users, func(r *userRec) bool { return r == u })
+	t.dir.deleteUser(u)
 	return nil
+}
+
+// deleteUser removes u and its memberships.
+func (d *directory) deleteUser(u *userRec) {
+	for _, g := range d.groups {
+		d.removeMember(g, u.ID)
+	}
+	delete(d.userByID, strings.ToLower(u.ID))
+	delete(d.userByUPN, strings.ToLower(u.UserPrincipalName))
+	d.users = slices.DeleteFunc(d.users, func(r *userRec) bool { return r == u })
+	d.note(entry{UserDeleted: u.ID})
 }
 
 // addMember appends a membership; it reports false when it already exists.
@@ -459,6 +453,7 @@ func (d *directory) addMember(g *groupRec, userID string) bool {
 	d.seq++
 	g.members = append(g.members, member{seq: d.seq, userID: userID})
 	g.isIn[key] = d.seq
+	d.note(entry{MemberAdded: &membership{Group: g.ID, User: userID}})
 	return true
 }
 
@@ -471,7 +466,9 @@ func (d *directory) removeMember(g *groupRec, userID string) bool {
 	}
 	delete(g.isIn, key)
 	i := sort.Search(len(g.members), func(i int) bool { return g.members[i].seq >= seq })
+	removed := g.members[i].userID
 	g.members = slices.Delete(g.members, i, i+1)
+	d.note(entry{MemberRemoved: &membership{Group: g.ID, User: removed}})
 	return true
 }
 

@@ -444,6 +444,7 @@ func (t *Tenant) redeem(w http.ResponseWriter, r *http.Request) {
 		target = inv.RedirectURL
 		if u := t.dir.findUser(inv.InvitedUserID); u != nil && u.ExternalUserState == "PendingAcceptance" {
 			u.ExternalUserState = "Accepted"
+			t.dir.noteUser(u)
 		}
 	}
 	t.mu.Unlock()

@@ -76,6 +76,8 @@ type Queue struct {
 	o      Options
 	now    func() time.Time
 
+	group groupCommit // Put's shared transactions on SQLite
+
 	mu           sync.Mutex
 	change       chan struct{} // closed and replaced on every change
 	pruned       time.Time
@@ -150,46 +152,66 @@ func (q *Queue) Enqueue(ctx context.Context, m engagement.Message) error {
 
 // Put is Enqueue that also says whether m was queued now: false when the
 // same message was accepted before (a sender's retry). The webhook counts
-// duplicates by it (webhook.Putter).
+// duplicates by it (webhook.Putter). On SQLite, concurrent Puts share
+// transactions (see group.go); it returns once m's is committed.
 func (q *Queue) Put(ctx context.Context, m engagement.Message) (bool, error) {
+	if q.d == sqliteDialect {
+		return q.group.put(ctx, q, m)
+	}
 	queued := false
 	err := q.tx(ctx, func(tx *sql.Tx) error {
-		now := q.now().UnixNano()
-		// On PostgreSQL a concurrent Enqueue of the same id makes this
-		// INSERT wait for its end; the id is then known, as if it had come
-		// first, rather than failing on the key.
-		res, err := tx.ExecContext(ctx, q.d.bind("INSERT INTO accepted (id, digest, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING"), m.ID, m.Digest, now)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			queued = true
-			return q.insert(ctx, tx, m, now)
-		}
-		var digest string
-		if err := tx.QueryRowContext(ctx, q.d.bind("SELECT digest FROM accepted WHERE id = ?"), m.ID).Scan(&digest); err != nil {
-			return err
-		}
-		if digest != m.Digest {
-			return fault.Errorf(fault.Conflict, "embedded queue: %s was accepted before with other content", m.ID)
-		}
-		return nil
+		var err error
+		queued, err = q.putIn(ctx, tx, m)
+		return err
 	})
-	if fault.Is(err, fault.Conflict) {
+	err = enqueueError(m, err)
+	q.afterPut(ctx, queued)
+	return queued, err
+}
+
+// putIn adds m in tx unless its id was accepted before. A fault.Conflict
+// error writes nothing, so the transaction may go on.
+func (q *Queue) putIn(ctx context.Context, tx *sql.Tx, m engagement.Message) (queued bool, err error) {
+	now := q.now().UnixNano()
+	// On PostgreSQL a concurrent Enqueue of the same id makes this INSERT
+	// wait for its end; the id is then known, as if it had come first,
+	// rather than failing on the key.
+	res, err := tx.ExecContext(ctx, q.d.bind("INSERT INTO accepted (id, digest, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING"), m.ID, m.Digest, now)
+	if err != nil {
 		return false, err
 	}
+	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fault.Wrap(fault.Transient, fmt.Errorf("embedded queue: enqueue %s: %w", m.ID, err))
+		return false, err
 	}
+	if n == 1 {
+		return true, q.insert(ctx, tx, m, now)
+	}
+	var digest string
+	if err := tx.QueryRowContext(ctx, q.d.bind("SELECT digest FROM accepted WHERE id = ?"), m.ID).Scan(&digest); err != nil {
+		return false, err
+	}
+	if digest != m.Digest {
+		return false, fault.Errorf(fault.Conflict, "embedded queue: %s was accepted before with other content", m.ID)
+	}
+	return false, nil
+}
+
+// enqueueError is what Put answers for err: a conflict as it is, any other
+// failure as transient (the webhook answers 503 and the sender retries).
+func enqueueError(m engagement.Message, err error) error {
+	if err == nil || fault.Is(err, fault.Conflict) {
+		return err
+	}
+	return fault.Wrap(fault.Transient, fmt.Errorf("embedded queue: enqueue %s: %w", m.ID, err))
+}
+
+// afterPut wakes the workers when something was queued, and prunes.
+func (q *Queue) afterPut(ctx context.Context, queued bool) {
 	if queued {
 		q.changed(ctx)
 	}
 	q.prune(ctx)
-	return queued, nil
 }
 
 // insert queues m behind its contractor's other messages.
