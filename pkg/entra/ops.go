@@ -190,19 +190,17 @@ func (c *Client) bindMembers(ctx context.Context, groupID string, userIDs []stri
 	for i, uid := range userIDs {
 		refs[i] = c.endpoint + "/v1.0/directoryObjects/" + uid
 	}
-	body, err := json.Marshal(map[string][]string{"members@odata.bind": refs})
+	body, _ := json.Marshal(map[string][]string{"members@odata.bind": refs}) // strings: cannot fail
 	errs := make([]error, len(userIDs))
 	op := fmt.Sprintf("add %d members to group %s", len(userIDs), groupID)
+	callCtx, last := call(ctx)
+	err := c.adapter.SendNoContent(callCtx, c.requestInfo(abstractions.PATCH, "/groups/"+groupID, body), errorMappings)
 	if err == nil {
-		callCtx, last := call(ctx)
-		err = c.adapter.SendNoContent(callCtx, c.requestInfo(abstractions.PATCH, "/groups/"+groupID, body), errorMappings)
-		if err == nil {
-			c.wrote(callCtx, op, last, slog.Any("members", userIDs))
-			return errs
-		}
-		err = classify(err, last, op, permMembership)
+		c.wrote(callCtx, op, last, slog.Any("members", userIDs))
+		return errs
 	}
-	c.log.InfoContext(ctx, "entra: a gathered add failed as a whole; each member is added alone", "op", op, "error", err.Error())
+	c.log.InfoContext(ctx, "entra: a gathered add failed as a whole; each member is added alone", "op", op,
+		"error", classify(err, last, op, permMembership).Error())
 	for i := range errs {
 		errs[i] = errAlone
 	}
