@@ -45,5 +45,7 @@ func build(ctx context.Context, log *slog.Logger) (*sqs.Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sqs.Consumer{Handle: events.Process, DeadLetters: dlq, Concurrency: 8, Log: log}, nil
+	// Every contractor of a batch at once (a FIFO event source delivers at
+	// most 10 messages): their group additions travel together.
+	return &sqs.Consumer{Handle: events.Process, DeadLetters: dlq, Concurrency: 10, Log: log}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/fault"
@@ -113,12 +112,18 @@ func (c *Client) batch(ctx context.Context, op string, reqs []batchRequest) (map
 			c.observeItems(pending, results)
 			var again []batchRequest
 			var wait time.Duration
+			limited := false
 			for _, r := range pending {
-				answers[r.ID] = results[r.ID]
-				if retriable(results[r.ID].Status) && attempt < batchAttempts {
+				res := results[r.ID]
+				answers[r.ID] = res
+				if retriable(res.Status) && attempt < batchAttempts {
 					again = append(again, r)
-					wait = max(wait, itemRetryAfter(results[r.ID], attempt))
+					wait = max(wait, itemRetryAfter(res, attempt))
 				}
+				limited = limited || res.Status == http.StatusTooManyRequests && writeLimited(itemHeader(res))
+			}
+			if limited {
+				c.pace.limited(ctx, c.log, wait)
 			}
 			pending = again
 			if len(pending) > 0 {
@@ -140,7 +145,7 @@ func (c *Client) sendBatch(ctx context.Context, op string, reqs []batchRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("entra: %s: encode $batch: %w", op, err)
 	}
-	out, requestID, err := c.postBatch(ctx, op, body)
+	out, requestID, err := c.postBatch(withWrites(ctx, writes(reqs)), op, body)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +157,7 @@ func (c *Client) sendBatch(ctx context.Context, op string, reqs []batchRequest) 
 // envelope is 200 even when items fail; each item has its own status.
 func (c *Client) postBatch(ctx context.Context, op string, body []byte) (map[string]batchResponse, string, error) {
 	ctx, last := call(ctx)
-	raw, err := c.adapter.SendPrimitive(ctx, c.requestInfo(abstractions.POST, "/$batch", body), "[]byte",
-		abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+	raw, err := c.adapter.SendPrimitive(ctx, c.requestInfo(abstractions.POST, "/$batch", body), "[]byte", errorMappings)
 	if err != nil {
 		return nil, "", classify(err, last, op+" ($batch)", permMembership)
 	}
@@ -172,20 +176,37 @@ func (c *Client) postBatch(ctx context.Context, op string, body []byte) (map[str
 	return out, last.requestID, nil
 }
 
+// writes counts the requests that are writes: Graph charges each item of
+// a $batch to the write quota, the envelope not at all.
+func writes(reqs []batchRequest) int {
+	n := 0
+	for _, r := range reqs {
+		if r.Method != http.MethodGet {
+			n++
+		}
+	}
+	return n
+}
+
 func retriable(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 }
 
 // itemRetryAfter is the item's Retry-After, else exponential backoff.
 func itemRetryAfter(r batchResponse, attempt int) time.Duration {
+	if d := retryAfter(itemHeader(r)); d > 0 {
+		return d
+	}
+	return time.Duration(1<<attempt) * time.Second
+}
+
+// itemHeader is an item's headers as an http.Header.
+func itemHeader(r batchResponse) http.Header {
 	h := http.Header{}
 	for k, v := range r.Headers {
 		h.Set(k, v)
 	}
-	if d := retryAfter(h); d > 0 {
-		return d
-	}
-	return time.Duration(1<<attempt) * time.Second
+	return h
 }
 
 func itemError(body json.RawMessage) (code, message string) {
@@ -200,11 +221,8 @@ func itemError(body json.RawMessage) (code, message string) {
 }
 
 func itemFault(op string, r batchResponse, permission string) error {
-	g := graphError{status: r.Status, header: http.Header{}}
+	g := graphError{status: r.Status, header: itemHeader(r)}
 	g.code, g.message = itemError(r.Body)
-	for k, v := range r.Headers {
-		g.header.Set(k, v)
-	}
 	return g.fault(op, permission, nil)
 }
 

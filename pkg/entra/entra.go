@@ -9,7 +9,8 @@
 //
 //	User.Read.All                   FindUser, Members (user properties)
 //	User.Invite.All                 Invite
-//	GroupMember.ReadWrite.All       Group, AddMember(s), RemoveMember(s), Members
+//	GroupMember.ReadWrite.All       Group, AddMember(s) (POST members/$ref, or
+//	                                PATCH members@odata.bind), RemoveMember(s), Members
 //	User.EnableDisableAccount.All   SetAccountEnabled
 //	User.RevokeSessions.All         RevokeSessions
 //
@@ -35,13 +36,64 @@
 //     up before the handler sees it (it would truncate it and retry too
 //     early), and a retry whose wait would pass the context's deadline is not
 //     made: the error goes back to the caller as fault.Transient carrying the
-//     wait, so a Lambda hands the message back to its queue in time.
+//     wait, so a Lambda hands the message back to its queue in time. A
+//     write refused for the write limit is the exception: the write pacing
+//     retries it (below).
 //   - Every write is logged (slog) with the Graph request-id of its
 //     response; tokens never are. requestlog.New collects those ids for the
 //     caller's own log line.
 //   - Every attempt on the wire and every $batch item can be observed
 //     (Config.Observe), named by Operation — a path template, never a URL —
-//     for metrics.
+//     for metrics (429s included: the retries never hide them).
+//
+// # Bursts: at Graph's write limit
+//
+// Graph gives an app 3,000 writes per 150 s in a tenant (a token bucket,
+// refilled at 20 a second) on top of its resource units. Go-live or a
+// reorganisation brings thousands of `started` events at once, and each
+// costs writes: an invitation for a new guest, a membership for everyone.
+// Two things keep a burst within the budget, and its 429s out of sight:
+//
+//   - Memberships travel together (coalescer). AddMember calls for one
+//     group by concurrent callers — a worker's batch, the embedded queue's
+//     consumers, the tick's parallel settles — share requests, as a
+//     database commits a group of transactions: a caller whose group has
+//     no add in flight sends its own at once (a lone event waits for
+//     nobody), and those arriving meanwhile go together when it is done,
+//     or at once when 20 wait: one PATCH of members@odata.bind, one write
+//     for up to 20 contractors. Each caller blocks until its own member is
+//     in, so a settle moves on only once its change is made, as before.
+//     Graph refuses such a PATCH whole when one member is in already or
+//     does not exist, without saying which: then each member is added
+//     alone, and gets its own answer (already a member is success, a
+//     deleted account not found). A gathered request never outlives one
+//     of its callers: its deadline is the earliest of theirs and a
+//     cancelled caller cancels it, since a settle's context ends with its
+//     claim on the contractor and nothing of its may reach Entra after.
+//     Removals gather the same way into one $batch: one request on the
+//     wire, though Graph still charges a write per removal (a $batch's
+//     items are throttled one by one). RemoveAndRead and AddMembers are
+//     left as they are: an end's removals and read share one $batch per
+//     contractor already, and merging contractors' would save envelopes,
+//     not writes.
+//   - Writes are paced at the limit (writePace). After a 429 whose
+//     x-ms-throttle-scope names the write limit, the client sends its
+//     writes one every 50 ms — the refill rate, a $batch when its items'
+//     worth has refilled — in the order they came, and retries the refused
+//     write itself at its turn, to the millisecond of a fractional
+//     Retry-After. Rather than every worker retrying after the same wait
+//     and all but one being refused again (Graph: "all requests accrue
+//     against your usage limits"), the app meets a few 429s per burst
+//     (the writes in flight when the bucket ran dry) and sustains the
+//     limit's rate. A write whose turn comes after its
+//     context's deadline fails at once as fault.Transient carrying the
+//     wait; reads are never held. Pacing ends once the app has not written
+//     for 10 s; another process of the same app writing too brings 429s
+//     that push the turns back.
+//
+// With gathering, the writes of a burst are about one per new guest plus
+// one per 20 memberships — fewer the more messages are in hand at once
+// (pkg/host's BenchmarkBurst measures it; the README has the figures).
 package entra
 
 import (
@@ -187,6 +239,10 @@ type Client struct {
 	cred     azcore.TokenCredential
 	log      *slog.Logger
 	observe  func(Observed)
+	// pace spaces writes at Graph's write limit; adds and removes gather
+	// concurrent membership changes of one group.
+	pace          *writePace
+	adds, removes *coalescer
 }
 
 // Endpoint is the Graph root the client talks to.
@@ -224,6 +280,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("entra: authentication provider: %w", err)
 	}
 	options := msgraph.GetDefaultClientOptions()
+	pace := &writePace{}
 	middleware := []khttp.Middleware{
 		recordResponses{},
 		msgraphcore.NewGraphTelemetryHandler(&options),
@@ -232,6 +289,7 @@ func New(cfg Config) (*Client, error) {
 			MaxRetries:  cfg.MaxRetries,
 			ShouldRetry: retryWithinDeadline,
 		}),
+		paceWrites{p: pace, retries: cfg.MaxRetries, log: cfg.Logger},
 		khttp.NewRedirectHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
@@ -252,12 +310,23 @@ func New(cfg Config) (*Client, error) {
 	}
 	// Before the client is built: its request builders copy the base URL.
 	adapter.SetBaseUrl(cfg.Endpoint + "/v1.0")
-	return &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, cred: cfg.Credential, log: cfg.Logger, observe: cfg.Observe}, nil
+	c := &Client{graph: msgraph.NewGraphServiceClient(adapter), adapter: adapter, endpoint: cfg.Endpoint, cred: cfg.Credential,
+		log: cfg.Logger, observe: cfg.Observe, pace: pace}
+	c.adds = newCoalescer(maxBind, c.addMember, c.bindMembers)
+	c.removes = newCoalescer(BatchSize, c.removeMember, c.removeMembers)
+	return c, nil
 }
 
+// maxBind is how many members one PATCH of members@odata.bind may add.
+const maxBind = 20
+
 // retryWithinDeadline lets the SDK retry only when the wait fits in the
-// context's remaining time.
+// context's remaining time, and never a write refused for the write limit:
+// paceWrites has retried it at its turn already.
 func retryWithinDeadline(delay time.Duration, attempt int, req *http.Request, resp *http.Response) bool {
+	if pacedRetry(req, resp) {
+		return false
+	}
 	deadline, ok := req.Context().Deadline()
 	if !ok {
 		return true

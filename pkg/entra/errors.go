@@ -58,7 +58,11 @@ func classify(err error, last *lastResponse, op, permission string) error {
 	}
 	var authErr *azidentity.AuthenticationFailedError
 	var netErr net.Error
+	var classified *fault.Error
 	switch {
+	case errors.As(err, &classified):
+		// Classified on the way (the write pacing): keep its code and wait.
+		return fmt.Errorf("entra: %s: %w", op, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fault.Wrap(fault.Transient, fmt.Errorf("entra: %s: %w", op, err))
 	case errors.As(err, &authErr) && authErr.RawResponse != nil && authErr.RawResponse.StatusCode < 500:

@@ -2,6 +2,8 @@ package entra
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -147,9 +150,17 @@ func (c *Client) Group(ctx context.Context, groupID string) (engagement.Group, e
 	return engagement.Group{ID: deref(g.GetId()), DisplayName: deref(g.GetDisplayName()), RoleAssignable: derefBool(g.GetIsAssignableToRole())}, nil
 }
 
-// AddMember adds a user to a group; "already a member" is success:
-// https://learn.microsoft.com/graph/api/group-post-members
+// AddMember adds a user to a group; "already a member" is success. Adds
+// to one group by concurrent callers travel together (see coalescer):
+// alone as a POST of members/$ref, several as one PATCH of
+// members@odata.bind (bindMembers).
 func (c *Client) AddMember(ctx context.Context, groupID, userID string) error {
+	return c.adds.do(ctx, groupID, userID)
+}
+
+// addMember adds one user with a POST of members/$ref:
+// https://learn.microsoft.com/graph/api/group-post-members
+func (c *Client) addMember(ctx context.Context, groupID, userID string) error {
 	ref := models.NewReferenceCreate()
 	ref.SetOdataId(stringPtr(c.endpoint + "/v1.0/directoryObjects/" + userID))
 	op := "add " + userID + " to group " + groupID
@@ -166,10 +177,65 @@ func (c *Client) AddMember(ctx context.Context, groupID, userID string) error {
 	return nil
 }
 
-// RemoveMember removes the membership (the /$ref: without it Graph would
-// delete the user); "not a member" is success:
-// https://learn.microsoft.com/graph/api/group-delete-members
+// bindMembers adds 2 to 20 users in one PATCH of the group's
+// members@odata.bind: one write for all of them, all or none
+// (https://learn.microsoft.com/graph/api/group-post-members, example 2).
+// Graph refuses the whole PATCH when one of them is a member already (400
+// "One or more added object references already exist…") or does not exist
+// (404), without saying which; so on any failure each is added alone
+// (errAlone), and gets an answer that is theirs — already a member is
+// success, an account gone is not found.
+func (c *Client) bindMembers(ctx context.Context, groupID string, userIDs []string) []error {
+	refs := make([]string, len(userIDs))
+	for i, uid := range userIDs {
+		refs[i] = c.endpoint + "/v1.0/directoryObjects/" + uid
+	}
+	body, _ := json.Marshal(map[string][]string{"members@odata.bind": refs}) // strings: cannot fail
+	errs := make([]error, len(userIDs))
+	op := fmt.Sprintf("add %d members to group %s", len(userIDs), groupID)
+	callCtx, last := call(ctx)
+	err := c.adapter.SendNoContent(callCtx, c.requestInfo(abstractions.PATCH, "/groups/"+groupID, body), errorMappings)
+	if err == nil {
+		c.wrote(callCtx, op, last, slog.Any("members", userIDs))
+		return errs
+	}
+	c.log.InfoContext(ctx, "entra: a gathered add failed as a whole; each member is added alone", "op", op,
+		"error", classify(err, last, op, permMembership).Error())
+	for i := range errs {
+		errs[i] = errAlone
+	}
+	return errs
+}
+
+// removeMembers removes 2 to 20 users in one $batch, answering for each:
+// one request on the wire, though Graph still charges each removal as a
+// write.
+func (c *Client) removeMembers(ctx context.Context, groupID string, userIDs []string) []error {
+	errs := make([]error, len(userIDs))
+	var bulk *engagement.BulkError
+	if err := c.RemoveMembers(ctx, groupID, userIDs); errors.As(err, &bulk) {
+		for i, uid := range userIDs {
+			errs[i] = bulk.Failed[uid]
+		}
+	} else if err != nil {
+		for i := range errs {
+			errs[i] = errAlone
+		}
+	}
+	return errs
+}
+
+// RemoveMember removes the membership; "not a member" is success.
+// Removals from one group by concurrent callers travel together (see
+// coalescer): alone as a DELETE, several in one $batch.
 func (c *Client) RemoveMember(ctx context.Context, groupID, userID string) error {
+	return c.removes.do(ctx, groupID, userID)
+}
+
+// removeMember removes one membership with a DELETE of members/{id}/$ref
+// (the /$ref: without it Graph would delete the user):
+// https://learn.microsoft.com/graph/api/group-delete-members
+func (c *Client) removeMember(ctx context.Context, groupID, userID string) error {
 	op := "remove " + userID + " from group " + groupID
 	ctx, last := call(ctx)
 	err := c.graph.Groups().ByGroupId(groupID).Members().ByDirectoryObjectId(userID).Ref().Delete(ctx, nil)
@@ -271,8 +337,11 @@ func derefBool(b *bool) bool { return b != nil && *b }
 
 func stringPtr(s string) *string { return &s }
 
+// errorMappings decode Graph's error bodies on raw requests.
+var errorMappings = abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+
 // requestInfo builds a raw request for what the typed builders do not
-// cover ($batch).
+// cover ($batch, members@odata.bind).
 func (c *Client) requestInfo(method abstractions.HttpMethod, path string, body []byte) *abstractions.RequestInformation {
 	info := abstractions.NewRequestInformation()
 	info.Method = method

@@ -118,7 +118,11 @@
 //     $top under 20 −1; at least 1) and headers (x-ms-resource-unit,
 //     x-ms-throttle-limit-percentage above 0.8; on 429 Retry-After,
 //     x-ms-throttle-scope and x-ms-throttle-information). Retry-After is the
-//     computed wait in seconds, fractional when it is ("0.7", "2.128").
+//     computed wait in seconds, fractional when it is ("0.7", "2.128"). A
+//     write is one request: a PATCH of members@odata.bind is one write
+//     for its 20 members, a $batch one per item. Throttle.WritesSpent
+//     starts the apps at their write ceiling; ThrottleUsage reports what
+//     each app was charged (writes, resource units) and refused (429s).
 //   - Sign-in activity: signInActivity (lastSignInDateTime, interactive
 //     sign-ins, failures included; lastNonInteractiveSignInDateTime, also
 //     failures included; lastSuccessfulSignInDateTime) only when named in
@@ -265,7 +269,10 @@
 //     user object in Graph; the sandbox answers 405 to every method there
 //     and changes nothing.
 //   - members@odata.bind with more than 20 URLs, or naming a member twice,
-//     answers 400 Request_BadRequest and adds no one.
+//     answers 400 Request_BadRequest and adds no one; naming one already
+//     a member answers Graph's already-a-member 400, and one that does
+//     not exist 404 Request_ResourceNotFound naming it (as POST
+//     members/$ref does), adding no one either.
 //   - For a role-assignable group the group is looked up (404) before the
 //     extra RoleManagement.ReadWrite.Directory check (403).
 //   - Writing employeeLeaveDateTime needs User-LifeCycleInfo.ReadWrite.All

@@ -323,3 +323,24 @@ func TestGzipRequestBodies(t *testing.T) {
 		t.Errorf("message = %q, want Invalid Data.", r.str("error.message"))
 	}
 }
+
+// members@odata.bind naming an object the directory lacks fails the whole
+// PATCH with Graph's not-found answer, naming that object; nobody is added.
+func TestPatchGroupMembersBindUnknown(t *testing.T) {
+	f := newFixture(t, "GroupMember.ReadWrite.All")
+	g := f.ten.AddGroup(Group{DisplayName: "Contractors"})
+	known := f.ten.AddUser(User{AccountEnabled: true})
+	unknown := newGUID()
+	r := f.call(t, http.MethodPatch, "/v1.0/groups/"+g.ID, map[string]any{"members@odata.bind": []string{
+		"https://graph.microsoft.com/v1.0/directoryObjects/" + known.ID,
+		"https://graph.microsoft.com/v1.0/directoryObjects/" + unknown,
+	}})
+	wantStatus(t, r, http.StatusNotFound)
+	want := "Request_ResourceNotFound: Resource '" + unknown + "' does not exist or one of its queried reference-property objects are not present."
+	if got := errorBodyWithoutIDs(t, r); got != want {
+		t.Errorf("body = %q, want %q", got, want)
+	}
+	if got := f.ten.Members(g.ID); len(got) != 0 {
+		t.Errorf("members after a refused bind = %v, want none (all or nothing)", got)
+	}
+}

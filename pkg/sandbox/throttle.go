@@ -21,10 +21,26 @@ type Throttle struct {
 	UnitsPer10s int
 	// WritesPer150s is the write budget; 0 means the documented 3,000.
 	WritesPer150s int
+	// WritesSpent is how much of the write budget every app has used
+	// when throttling starts (0: a full bucket; WritesPer150s: an app
+	// already at its ceiling, whose next write waits for the refill).
+	WritesSpent int
+}
+
+// Usage is what the throttle charged one app since EnableThrottling.
+type Usage struct {
+	// Writes are the write requests charged (a $batch's items one by
+	// one, the envelope not at all), whatever their answer but 429.
+	Writes int
+	// Units are the resource units charged.
+	Units int
+	// Throttled are the requests answered 429 by the identity-and-access
+	// buckets (their items, for a $batch).
+	Throttled int
 }
 
 // EnableThrottling turns throttling on with th, with every app's buckets
-// full.
+// full (less th.WritesSpent), and its usage counted from zero.
 func (t *Tenant) EnableThrottling(th Throttle) {
 	if th.UnitsPer10s <= 0 {
 		th.UnitsPer10s = 3500
@@ -32,9 +48,25 @@ func (t *Tenant) EnableThrottling(th Throttle) {
 	if th.WritesPer150s <= 0 {
 		th.WritesPer150s = 3000
 	}
+	th.WritesSpent = min(max(th.WritesSpent, 0), th.WritesPer150s)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.thr = &throttler{cfg: th, apps: map[string]*appBuckets{}}
+}
+
+// ThrottleUsage reports, by app id, what the throttle charged since
+// EnableThrottling (nil while it is off): what the app cost Graph.
+func (t *Tenant) ThrottleUsage() map[string]Usage {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.thr == nil {
+		return nil
+	}
+	out := make(map[string]Usage, len(t.thr.apps))
+	for id, ab := range t.thr.apps {
+		out[id] = ab.usage
+	}
+	return out
 }
 
 // DisableThrottling turns throttling off.
@@ -49,7 +81,10 @@ type throttler struct {
 	apps map[string]*appBuckets
 }
 
-type appBuckets struct{ units, writes *bucket }
+type appBuckets struct {
+	units, writes *bucket
+	usage         Usage
+}
 
 // bucket is a token bucket that refills continuously.
 type bucket struct {
@@ -132,6 +167,7 @@ func (t *Tenant) throttle(c *gcall) (http.Header, *gresp) {
 			units:  newBucket(th.cfg.UnitsPer10s, 10*time.Second, now),
 			writes: newBucket(th.cfg.WritesPer150s, 150*time.Second, now),
 		}
+		ab.writes.level -= float64(th.cfg.WritesSpent)
 		th.apps[c.app.appID] = ab
 	}
 	ab.units.refill(now)
@@ -142,6 +178,7 @@ func (t *Tenant) throttle(c *gcall) (http.Header, *gresp) {
 		waitWrites = ab.writes.wait(1)
 	}
 	if waitUnits > 0 || waitWrites > 0 {
+		ab.usage.Throttled++
 		t.mu.Unlock()
 		limit, info, wait := "ReadWrite", "ResourceUnitLimitExceeded", waitUnits
 		if waitWrites > waitUnits {
@@ -154,8 +191,10 @@ func (t *Tenant) throttle(c *gcall) (http.Header, *gresp) {
 		return nil, res
 	}
 	ab.units.level -= float64(cost)
+	ab.usage.Units += cost
 	if write {
 		ab.writes.level--
+		ab.usage.Writes++
 	}
 	used := math.Max(1-ab.units.level/ab.units.capacity, 1-ab.writes.level/ab.writes.capacity)
 	t.mu.Unlock()

@@ -113,3 +113,51 @@ func TestWriteLimit(t *testing.T) {
 		t.Errorf("headers = %v", r.header)
 	}
 }
+
+// An app at its write ceiling waits for the refill; a members@odata.bind
+// PATCH is one write whatever the number of members, a $batch is charged
+// item by item, and what was charged and refused is counted per app.
+func TestWritesSpentAndUsage(t *testing.T) {
+	f := newClockFixture(t, "User.Read.All", "GroupMember.ReadWrite.All")
+	g := f.ten.AddGroup(Group{DisplayName: "Contractors"})
+	var refs []string
+	var users []User
+	for range 3 {
+		u := f.ten.AddUser(User{AccountEnabled: true})
+		users = append(users, u)
+		refs = append(refs, "https://graph.microsoft.com/v1.0/directoryObjects/"+u.ID)
+	}
+	if f.ten.ThrottleUsage() != nil {
+		t.Error("usage reported with throttling off")
+	}
+	f.ten.EnableThrottling(Throttle{WritesSpent: 3000})
+	bind := map[string]any{"members@odata.bind": refs}
+
+	r := f.call(t, http.MethodPatch, "/v1.0/groups/"+g.ID, bind)
+	wantError(t, r, http.StatusTooManyRequests, "TooManyRequests")
+	if got := r.header.Get("Retry-After"); got != "0.05" || r.header.Get("x-ms-throttle-information") != "WriteLimitExceeded" {
+		t.Errorf("Retry-After = %q, x-ms-throttle-information = %q; want 0.05 (one write at 20/s) and WriteLimitExceeded",
+			got, r.header.Get("x-ms-throttle-information"))
+	}
+	f.clock.Advance(50 * time.Millisecond)
+	wantStatus(t, f.call(t, http.MethodPatch, "/v1.0/groups/"+g.ID, bind), http.StatusNoContent)
+	if got := len(f.ten.Members(g.ID)); got != 3 {
+		t.Fatalf("%d members after the PATCH, want 3", got)
+	}
+
+	f.clock.Advance(50 * time.Millisecond)
+	items := batchResponses(t, f.call(t, http.MethodPost, "/v1.0/$batch", map[string]any{"requests": []any{
+		map[string]any{"id": "1", "method": "DELETE", "url": "/groups/" + g.ID + "/members/" + users[0].ID + "/$ref"},
+		map[string]any{"id": "2", "method": "DELETE", "url": "/groups/" + g.ID + "/members/" + users[1].ID + "/$ref"},
+	}}))
+	if a, b := itemStatus(items["1"]), itemStatus(items["2"]); a+b != 204+429 {
+		t.Errorf("item statuses %d and %d, want one 204 and one 429 (one write refilled)", a, b)
+	}
+	wantStatus(t, f.call(t, http.MethodGet, "/v1.0/users", nil), http.StatusOK)
+
+	got := f.ten.ThrottleUsage()[testAppID]
+	want := Usage{Writes: 2, Units: 1 + 1 + 2, Throttled: 2}
+	if got != want {
+		t.Errorf("ThrottleUsage = %+v, want %+v (the PATCH and one removal written; a PATCH and an item refused)", got, want)
+	}
+}
