@@ -27,7 +27,9 @@ type LocalTenant struct {
 // NewLocal builds a client for a LocalTenant: a client-secret credential
 // (instance discovery off) and the adapter, both trusting only Roots.
 func NewLocal(t LocalTenant, cfg Config) (*Client, error) {
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: t.Roots}}
+	// Keep a connection for each concurrent worker: the default of two idle
+	// connections per host had most Graph calls open a new TLS connection.
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: t.Roots}, MaxIdleConnsPerHost: 64}
 	cred, err := azidentity.NewClientSecretCredential(t.TenantID, t.ClientID, t.Secret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: t.Origin}, Transport: &http.Client{Transport: transport}},
 		DisableInstanceDiscovery: true,

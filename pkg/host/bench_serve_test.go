@@ -16,9 +16,9 @@ import (
 	"github.com/stintdev/stint/pkg/webhook"
 )
 
-// burst is how many new contractors BenchmarkServeBurst posts at once:
+// serveBurst is how many new contractors BenchmarkServeBurst posts at once:
 // issue 17's figure, a company onboarding a vendor's whole staff.
-const burst = 2000
+const serveBurst = 2000
 
 // BenchmarkServeBurst posts 2,000 new-contractor events at once (32
 // senders) to stint serve on the embedded default — the sandbox tenant
@@ -41,13 +41,13 @@ func BenchmarkServeBurst(b *testing.B) {
 	for round := range b.N {
 		start := time.Now()
 		var posted atomic.Int64
-		senders(32, burst, func(i int) {
+		senders(32, serveBurst, func(i int) {
 			id := fmt.Sprintf("burst-%d-%d", round, i)
 			postEvent(b, client, h, id, newContractor(id, fmt.Sprintf("r%d-c%d@burst.example", round, i)))
 			posted.Add(1)
 		})
 		accepting += time.Since(start)
-		for range burst {
+		for range serveBurst {
 			select {
 			case <-handled:
 			case <-time.After(5 * time.Minute):
@@ -57,8 +57,8 @@ func BenchmarkServeBurst(b *testing.B) {
 		applying += time.Since(start)
 	}
 	b.StopTimer() // not the shutdown
-	b.ReportMetric(float64(b.N*burst)/accepting.Seconds(), "accepted/s")
-	b.ReportMetric(float64(b.N*burst)/applying.Seconds(), "applied/s")
+	b.ReportMetric(float64(b.N*serveBurst)/accepting.Seconds(), "accepted/s")
+	b.ReportMetric(float64(b.N*serveBurst)/applying.Seconds(), "applied/s")
 }
 
 // openBenchHost opens stint serve's host on the sandbox in a fresh data
