@@ -282,13 +282,8 @@ func TestImportDryRun(t *testing.T) {
 // each start, aside).
 func tenantState(tb testing.TB, data string) string {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(data, "sandbox.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
 	ten := sandbox.New(sandbox.Options{})
-	if err := ten.Load(f); err != nil {
+	if err := ten.LoadFile(filepath.Join(data, "sandbox.json")); err != nil {
 		tb.Fatal(err)
 	}
 	members := map[string][]string{}
