@@ -1,7 +1,6 @@
 package host_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -33,21 +32,8 @@ func BenchmarkExpiryLateness(b *testing.B) {
 // spread over spread, and returns each end's lateness, sorted.
 func expiryLateness(b *testing.B, n int, lead, spread time.Duration) []time.Duration {
 	b.StopTimer()
-	h, err := host.Open(context.Background(), host.Options{Config: defaults(b), Sandbox: true, Data: b.TempDir(), Addr: "127.0.0.1:0",
-		Workers: 8, TickEvery: time.Minute, ReconcileEvery: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h, handled := serve(b, host.Options{Data: b.TempDir(), Workers: 8, TickEvery: time.Minute, ReconcileEvery: -1})
 	h.Sandbox.SetLatency(50 * time.Millisecond)
-	if err := h.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	handled := h.Handled()
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { stop(); <-done }()
 
 	first := time.Now().Add(lead)
 	ends := make(map[string]time.Time, n) // email → end

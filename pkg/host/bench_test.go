@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/webhook"
 )
@@ -29,24 +27,8 @@ func BenchmarkEndToEnd(b *testing.B) { benchEndToEnd(b, 0) }
 func BenchmarkEndToEndPaced(b *testing.B) { benchEndToEnd(b, 100*time.Millisecond) }
 
 func benchEndToEnd(b *testing.B, every time.Duration) {
-	cfg, err := config.Load(config.Stint, func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := host.Open(context.Background(), host.Options{Config: cfg, Sandbox: true, Data: b.TempDir(), Addr: "127.0.0.1:0", Workers: 8})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h, handled := serve(b, host.Options{Data: b.TempDir(), Workers: 8})
 	h.Sandbox.SetLatency(50 * time.Millisecond)
-	if err := h.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	handled := h.Handled()
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { stop(); <-done }()
 
 	var mu sync.Mutex
 	acceptedAt := map[string]time.Time{}

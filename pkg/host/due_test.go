@@ -1,7 +1,6 @@
 package host_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -23,20 +22,7 @@ func ending(id, email string, end time.Time) []byte {
 // handled is removed and blocked all the same, since the tick wakes at the
 // next due end the ledger holds, re-read whenever a message is handled.
 func TestAnEndIsActedOnAtItsTime(t *testing.T) {
-	cfg := defaults(t)
-	h, err := host.Open(context.Background(), host.Options{Config: cfg, Sandbox: true, Data: t.TempDir(), Addr: "127.0.0.1:0",
-		TickEvery: time.Hour, ReconcileEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := h.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { stop(); <-done }()
+	h, _ := serve(t, host.Options{Data: t.TempDir(), TickEvery: time.Hour, ReconcileEvery: -1})
 
 	end := time.Now().Add(2 * time.Second)
 	if status := post(t, h, "soon-1", ending("soon-1", "soon@partner.example", end)); status != http.StatusAccepted {
