@@ -62,11 +62,12 @@
 // # Nothing half-applied
 //
 // All rows are checked (against the ledger too) before the first write;
-// then the marks are kept, then the events queued. No queue stint has
-// takes a batch in one transaction, so a failure while queueing (the
-// database or Service Bus gone) can leave some events queued and others
-// not; the error says how many, and since a re-run makes the same events,
-// importing the list again queues only the rest. Entra is changed by the
+// then the marks are kept, then the events queued. The embedded queue
+// (SQLite or PostgreSQL) takes the whole list in one transaction: all of
+// it or none. Service Bus takes one event at a time, so a failure while
+// queueing there can leave some events queued and others not; the error
+// says how many, and since a re-run makes the same events, importing the
+// list again queues only the rest. Entra is changed by the
 // worker alone, event by event, as for the webhook's.
 //
 // # Dry run

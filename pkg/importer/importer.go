@@ -21,6 +21,12 @@ type Ledger interface {
 	SetMark(ctx context.Context, key, value string) error
 }
 
+// AllPutter is a queue that takes many messages in one transaction, all
+// or none (the embedded queue), and says how many were new.
+type AllPutter interface {
+	PutAll(ctx context.Context, ms []engagement.Message) (queued int, err error)
+}
+
 // Putter is a queue that says, as it takes a message, whether it was new
 // or the same message again (the embedded queue); another queue's
 // messages all count as queued.
@@ -62,14 +68,15 @@ func Imported(ctx context.Context, l Ledger) (map[string]time.Time, error) {
 
 // Enqueue puts the items' events on the queue, as the webhook would have:
 // every check first (which events the ledger has handled already), then
-// the marks of the rows imported for the first time, then the events one
-// by one. step, when set, is called once per item.
+// the marks of the rows imported for the first time, then the events: in
+// one transaction on the embedded queue (all or none), else one by one.
+// step, when set, is called once per item.
 //
-// A queue takes one event at a time, so a failure can leave some events
-// queued and the rest not. Nothing is lost and nothing doubles: the same
-// list imported again makes the same events (ids and times kept), which
-// the queue and the worker recognise, so a re-run queues only the rest.
-// The error says so.
+// Service Bus takes one event at a time, so there a failure can leave
+// some events queued and the rest not. Nothing is lost and nothing
+// doubles: the same list imported again makes the same events (ids and
+// times kept), which the queue and the worker recognise, so a re-run
+// queues only the rest. The error says so.
 func Enqueue(ctx context.Context, l Ledger, q engagement.Queue, items []Item, step func()) (Summary, error) {
 	sum := Summary{Rows: len(items)}
 	if step == nil {
@@ -98,6 +105,21 @@ func Enqueue(ctx context.Context, l Ledger, q engagement.Queue, items []Item, st
 		if err := l.SetMark(ctx, MarkPrefix+it.Event.ID, it.Event.Time.UTC().Format(time.RFC3339)); err != nil {
 			return Summary{}, fmt.Errorf("import: row %d: keep its time: %w; nothing was queued (import the list again)", it.Row.Number, err)
 		}
+	}
+	if p, ok := q.(AllPutter); ok {
+		ms := make([]engagement.Message, len(send))
+		for i, it := range send {
+			ms[i] = it.Message
+		}
+		queued, err := p.PutAll(ctx, ms)
+		if err != nil {
+			return sum, fmt.Errorf("import: %w; none of the list's %d events were queued (import the list again)", err, len(send))
+		}
+		sum.Queued, sum.AlreadyQueued = queued, len(send)-queued
+		for range send {
+			step()
+		}
+		return sum, nil
 	}
 	for _, it := range send {
 		queued, err := put(ctx, q, it.Message)

@@ -197,3 +197,26 @@ func TestARerunCompletesAnInterruptedImport(t *testing.T) {
 		t.Errorf("the queue holds %d messages, want 3", n)
 	}
 }
+
+// On the embedded queue the list goes in one transaction: an event the
+// queue cannot take (its id taken before with other content) leaves none
+// of the list queued, not the rows before it.
+func TestTheEmbeddedQueueTakesAllOrNone(t *testing.T) {
+	l, q := newFakeLedger(), embeddedQueue(t)
+	items, problems := build(t, threeRows, options())
+	if len(problems) > 0 {
+		t.Fatal(lines(problems))
+	}
+	taken := items[2].Message
+	taken.Digest, taken.Body = "other", []byte(`{}`)
+	if _, err := q.Put(context.Background(), taken); err != nil {
+		t.Fatal(err)
+	}
+	_, err := importer.Enqueue(context.Background(), l, q, items, nil)
+	if !fault.Is(err, fault.Conflict) || !strings.HasSuffix(err.Error(), "; none of the list's 3 events were queued (import the list again)") {
+		t.Errorf("import = %v, want a conflict naming that nothing was queued", err)
+	}
+	if n := queueLen(t, q); n != 1 {
+		t.Errorf("the queue holds %d messages, want only the one taken before", n)
+	}
+}

@@ -169,6 +169,32 @@ func (q *Queue) Put(ctx context.Context, m engagement.Message) (bool, error) {
 	return queued, err
 }
 
+// PutAll adds every message in one transaction, all of them or none (a
+// list imported at go-live), and returns how many were new: the others
+// were taken before with the same content. A message taken before with
+// other content fails the whole call (fault.Conflict); any other failure
+// is transient.
+func (q *Queue) PutAll(ctx context.Context, ms []engagement.Message) (queued int, err error) {
+	err = q.tx(ctx, func(tx *sql.Tx) error {
+		queued = 0
+		for _, m := range ms {
+			took, err := q.putIn(ctx, tx, m)
+			if err != nil {
+				return enqueueError(m, err)
+			}
+			if took {
+				queued++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	q.afterPut(ctx, queued > 0)
+	return queued, nil
+}
+
 // putIn adds m in tx unless its id was accepted before. A fault.Conflict
 // error writes nothing, so the transaction may go on.
 func (q *Queue) putIn(ctx context.Context, tx *sql.Tx, m engagement.Message) (queued bool, err error) {
