@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -174,18 +173,8 @@ func TestAccessShowsEntrasAccounts(t *testing.T) {
 			t.Errorf("%s: stint access = %d\n%s%s\nwant Ana's sign-in shown blocked", how, code, out, errOut)
 		}
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- h.Run(runCtx) }()
-	for range 100 { // the control channel opens as Run starts
-		if _, err := os.Stat(filepath.Join(data, "control.json")); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	stop := serving(t, h, data)
 	check("through the running serve")
 	stop()
-	<-done
-	h.Close()
 	check("directly")
 }

@@ -208,8 +208,8 @@ func (g *globals) enqueueImport(ctx context.Context, run func(importer.Ledger, e
 }
 
 // previewImport reads Entra for a dry run: the configured tenant through
-// Graph, or the data directory's sandbox tenant, which only a process
-// owning the directory may serve.
+// Graph, or the data directory's sandbox tenant, which only the process
+// owning the directory serves: this one, or a running stint serve.
 func (g *globals) previewImport(ctx context.Context, run func(*importer.Planner, importer.Ledger) error) error {
 	planner := func(dir importer.Directory, l engagement.Ledger, groups map[string]string) *importer.Planner {
 		return &importer.Planner{Directory: dir, Ledger: l, Groups: groups, DefaultAccess: g.cfg.DefaultAccess, Now: time.Now()}
@@ -232,7 +232,18 @@ func (g *globals) previewImport(ctx context.Context, run func(*importer.Planner,
 	return g.withTenant(ctx, func(h *host.Host) error {
 		return run(planner(h.Events.Directory, h.Ledger, h.Groups), h.Ledger)
 	}, func() error {
-		return fmt.Errorf("a running stint serve owns the sandbox tenant of %s, and its control channel cannot look users up: stop it to dry-run the import against the sandbox (importing needs no tenant: it runs beside serve)", g.data)
+		// A running stint serve owns the sandbox tenant: it is read through
+		// serve's control channel, the ledger beside it.
+		groups, err := g.allowList()
+		if err != nil {
+			return err
+		}
+		l, _, err := g.ledger(ctx)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		return run(planner(host.RemoteDirectory{Data: g.data}, l, groups), l)
 	})
 }
 

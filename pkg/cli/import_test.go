@@ -212,7 +212,8 @@ func TestImportWithBadRowsImportsNothing(t *testing.T) {
 
 // A dry run against a tenant with members already in the groups says who
 // would be invited, added, and which memberships nothing justifies — and
-// writes nothing: no queue, no ledger, no Graph change.
+// writes nothing: no queue, no ledger, no Graph change. It reads the
+// sandbox tenant itself, or through the stint serve that owns it.
 func TestImportDryRun(t *testing.T) {
 	t.Setenv("AZURE_TENANT_ID", "")
 	data := importData(t, func(h *host.Host) {
@@ -225,44 +226,53 @@ func TestImportDryRun(t *testing.T) {
 	list := writeList(t, "contractors.jsonl", `{"email":"ana@partner.example","access":["contractor-access","github-org"],"end":"2099-02-28"}`+"\n"+
 		`{"email":"bo@vendor.example","access":["contractor-access","github-org"],"end":"2099-02-28"}`+"\n"+
 		`{"email":"cy@studio.example","start":"2099-01-01","end":"2099-02-28"}`+"\n")
-	code, out, errOut := run(t, "import", "--dry-run", "--data", data, "--json", list)
-	if code != 0 {
-		t.Fatalf("import --dry-run = %d\n%s%s", code, out, errOut)
-	}
-	pv := importResult(t, out).Preview
-	if pv == nil {
-		t.Fatalf("no preview:\n%s", out)
-	}
-	var invited, added, unjustified []string
-	for _, c := range pv.Invitations {
-		invited = append(invited, c.Email+" "+strings.Join(c.Access, ","))
-	}
-	for _, c := range pv.Additions {
-		added = append(added, c.Email+" "+strings.Join(c.Access, ","))
-	}
-	for _, a := range pv.Unjustified {
-		unjustified = append(unjustified, a.Name+" "+a.Access+" "+string(a.Finding))
-	}
-	if want := []string{"ana@partner.example contractor-access,github-org", "cy@studio.example contractor-access"}; !slices.Equal(invited, want) {
-		t.Errorf("invitations %q, want %q", invited, want)
-	}
-	if want := []string{"bo@vendor.example github-org"}; !slices.Equal(added, want) {
-		t.Errorf("additions %q, want %q", added, want)
-	}
-	if want := []string{"mallory@old-vendor.example contractor-access ghost"}; !slices.Equal(unjustified, want) {
-		t.Errorf("unjustified %q, want %q", unjustified, want)
-	}
-	if start := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC); !pv.Invitations[1].At.Equal(start) || !pv.Invitations[0].At.IsZero() {
-		t.Errorf("invitation times %v, %v; want Cy's groups at her start, Ana's at once", pv.Invitations[0].At, pv.Invitations[1].At)
-	}
+	dryRun := func(how string) {
+		t.Helper()
+		code, out, errOut := run(t, "import", "--dry-run", "--data", data, "--json", list)
+		if code != 0 {
+			t.Fatalf("%s: import --dry-run = %d\n%s%s", how, code, out, errOut)
+		}
+		pv := importResult(t, out).Preview
+		if pv == nil {
+			t.Fatalf("%s: no preview:\n%s", how, out)
+		}
+		var invited, added, unjustified []string
+		for _, c := range pv.Invitations {
+			invited = append(invited, c.Email+" "+strings.Join(c.Access, ","))
+		}
+		for _, c := range pv.Additions {
+			added = append(added, c.Email+" "+strings.Join(c.Access, ","))
+		}
+		for _, a := range pv.Unjustified {
+			unjustified = append(unjustified, a.Name+" "+a.Access+" "+string(a.Finding))
+		}
+		if want := []string{"ana@partner.example contractor-access,github-org", "cy@studio.example contractor-access"}; !slices.Equal(invited, want) {
+			t.Errorf("%s: invitations %q, want %q", how, invited, want)
+		}
+		if want := []string{"bo@vendor.example github-org"}; !slices.Equal(added, want) {
+			t.Errorf("%s: additions %q, want %q", how, added, want)
+		}
+		if want := []string{"mallory@old-vendor.example contractor-access ghost"}; !slices.Equal(unjustified, want) {
+			t.Errorf("%s: unjustified %q, want %q", how, unjustified, want)
+		}
+		if len(pv.Invitations) == 2 {
+			if start := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC); !pv.Invitations[1].At.Equal(start) || !pv.Invitations[0].At.IsZero() {
+				t.Errorf("%s: invitation times %v, %v; want Cy's groups at her start, Ana's at once", how, pv.Invitations[0].At, pv.Invitations[1].At)
+			}
+		}
 
-	code, out, _ = run(t, "import", "--dry-run", "--data", data, list)
-	for _, want := range []string{"invite", "ana@partner.example", "add ", "unjustified (ghost)", "mallory@old-vendor.example",
-		"stint: dry run of " + list + ": 3 rows valid; 2 invitations, 1 addition to groups, 1 membership nothing justifies. Nothing was written."} {
-		if code != 0 || !strings.Contains(out, want) {
-			t.Errorf("import --dry-run = %d, lacks %q:\n%s", code, want, out)
+		code, out, _ = run(t, "import", "--dry-run", "--data", data, list)
+		for _, want := range []string{"invite", "ana@partner.example", "add ", "unjustified (ghost)", "mallory@old-vendor.example",
+			"stint: dry run of " + list + ": 3 rows valid; 2 invitations, 1 addition to groups, 1 membership nothing justifies. Nothing was written."} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("%s: import --dry-run = %d, lacks %q:\n%s", how, code, want, out)
+			}
 		}
 	}
+	dryRun("directly")
+	stop := serving(t, openSandbox(t, data), data)
+	dryRun("through the running serve")
+	stop()
 
 	if after := tenantState(t, data); after != before {
 		t.Errorf("the dry run changed the sandbox tenant:\n%s\nwas\n%s", after, before)
@@ -273,8 +283,31 @@ func TestImportDryRun(t *testing.T) {
 	marks, merr := h.Ledger.Marks(context.Background(), importer.MarkPrefix)
 	trail, aerr := h.Ledger.Audit(context.Background(), engagement.AuditQuery{})
 	if err != nil || merr != nil || aerr != nil || n != 0 || len(marks) != 0 || len(trail) != 0 {
-		t.Errorf("after the dry run: %d queued, marks %v, %d audit entries (%v %v %v); want nothing written", n, marks, len(trail), err, merr, aerr)
+		t.Errorf("after the dry runs: %d queued, marks %v, %d audit entries (%v %v %v); want nothing written", n, marks, len(trail), err, merr, aerr)
 	}
+}
+
+// serving runs a host as stint serve does, until stop, which also closes
+// it; it returns once serve's control channel is open.
+func serving(tb testing.TB, h *host.Host, data string) (stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	stop = func() {
+		cancel()
+		<-done
+		h.Close()
+	}
+	for range 250 {
+		if _, err := os.Stat(filepath.Join(data, "control.json")); err == nil {
+			return stop
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	tb.Fatal("stint serve's control channel did not open in 5 s")
+	return nil
 }
 
 // tenantState is what the sandbox tenant of a data directory holds:

@@ -9,12 +9,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/sweep"
 )
 
@@ -56,6 +62,8 @@ func (h *Host) serveControl() (stop func(), err error) {
 	mux.HandleFunc("GET /accounts", h.controlAccounts)
 	mux.HandleFunc("GET /check", h.controlCheck)
 	mux.HandleFunc("POST /policy", h.controlPolicy)
+	mux.HandleFunc("GET /user", h.controlUser)
+	mux.HandleFunc("GET /members", h.controlMembers)
 	srv := &http.Server{Handler: authorized(info.Token, mux), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	return func() {
@@ -139,6 +147,90 @@ func RemoteAccounts(ctx context.Context, data string) (map[string]Account, error
 		return nil, fmt.Errorf("%s", answer.Error)
 	}
 	return answer.Accounts, nil
+}
+
+// The lookups a dry run of stint import makes read the tenant the running
+// serve owns: a user by email, and the members of an allow-listed group
+// (no other group: stint reads only the groups it may touch).
+
+// userAnswer is one lookup: the user, or why there is none, with its
+// fault code (NotFound and Conflict are answers, not failures).
+type userAnswer struct {
+	User  engagement.User `json:"user"`
+	Code  fault.Code      `json:"code,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+func (h *Host) controlUser(w http.ResponseWriter, r *http.Request) {
+	u, err := h.directory.FindUser(r.Context(), r.URL.Query().Get("email"))
+	answer := userAnswer{User: u}
+	if err != nil {
+		answer.Code, answer.Error = fault.CodeOf(err), err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
+}
+
+type membersAnswer struct {
+	Members []engagement.User `json:"members"`
+	Code    fault.Code        `json:"code,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+func (h *Host) controlMembers(w http.ResponseWriter, r *http.Request) {
+	group := r.URL.Query().Get("group")
+	if !slices.Contains(slices.Collect(maps.Values(h.Groups)), group) {
+		http.Error(w, fmt.Sprintf("stint control: group %q is not in the allow-list (STINT_GROUPS)", group), http.StatusForbidden)
+		return
+	}
+	answer := membersAnswer{Members: []engagement.User{}}
+	for u, err := range h.directory.Members(r.Context(), group) {
+		if err != nil {
+			answer.Code, answer.Error = fault.CodeOf(err), err.Error()
+			break
+		}
+		answer.Members = append(answer.Members, u)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
+}
+
+// RemoteDirectory reads the tenant of the stint serve that owns the data
+// directory Data, through its control channel: what a dry run of stint
+// import reads while serve holds the sandbox tenant.
+type RemoteDirectory struct{ Data string }
+
+// FindUser looks a user up by email, as engagement.Directory does:
+// NotFound when nobody has the address, Conflict when several do.
+func (d RemoteDirectory) FindUser(ctx context.Context, email string) (engagement.User, error) {
+	var answer userAnswer
+	if err := control(ctx, d.Data, http.MethodGet, "/user?"+url.Values{"email": {email}}.Encode(), nil, &answer); err != nil {
+		return engagement.User{}, err
+	}
+	if answer.Error != "" {
+		return engagement.User{}, fault.Errorf(answer.Code, "%s", answer.Error)
+	}
+	return answer.User, nil
+}
+
+// Members lists an allow-listed group's members.
+func (d RemoteDirectory) Members(ctx context.Context, groupID string) iter.Seq2[engagement.User, error] {
+	return func(yield func(engagement.User, error) bool) {
+		var answer membersAnswer
+		err := control(ctx, d.Data, http.MethodGet, "/members?"+url.Values{"group": {groupID}}.Encode(), nil, &answer)
+		if err == nil && answer.Error != "" {
+			err = fault.Errorf(answer.Code, "%s", answer.Error)
+		}
+		if err != nil {
+			yield(engagement.User{}, err)
+			return
+		}
+		for _, u := range answer.Members {
+			if !yield(u, nil) {
+				return
+			}
+		}
+	}
 }
 
 // control calls the control channel of the stint serve that owns data.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stintdev/stint/pkg/config"
 	"github.com/stintdev/stint/pkg/engagement"
+	"github.com/stintdev/stint/pkg/fault"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sandbox"
 	"github.com/stintdev/stint/pkg/sweep"
@@ -82,6 +83,60 @@ func TestSweepThroughTheRunningServe(t *testing.T) {
 	info, err := os.Stat(filepath.Join(data, "control.json"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("control.json: %v, %v; want mode 0600", info, err)
+	}
+}
+
+// A dry run of stint import reads serve's tenant through the control
+// channel as it would read Entra: a user, nobody (NotFound) or several
+// (Conflict) for an address, and the members of an allow-listed group —
+// no other group.
+func TestTheTenantIsReadThroughTheRunningServe(t *testing.T) {
+	data := t.TempDir()
+	h := open(t, data, nil)
+	defer h.Close()
+	ana := h.Sandbox.AddUser(sandbox.User{Mail: "ana@x.example", UserType: "Guest", AccountEnabled: true})
+	h.Sandbox.AddMember(h.Groups["contractor-access"], ana.ID)
+	h.Sandbox.AddUser(sandbox.User{Mail: "twin@x.example", AccountEnabled: true})
+	h.Sandbox.AddUser(sandbox.User{Mail: "twin@x.example", AccountEnabled: true})
+	other := h.Sandbox.AddGroup(sandbox.Group{DisplayName: "finance", SecurityEnabled: true})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	dir := host.RemoteDirectory{Data: data}
+	var u engagement.User
+	var err error
+	for range 100 { // the control channel opens as Run starts
+		if u, err = dir.FindUser(context.Background(), "ana@x.example"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || u.ID != ana.ID || !u.Guest || !u.Enabled {
+		t.Errorf("FindUser(ana) = %+v, %v; want her guest account", u, err)
+	}
+	if _, err := dir.FindUser(context.Background(), "nobody@x.example"); fault.CodeOf(err) != fault.NotFound {
+		t.Errorf("FindUser(nobody) = %v (%s), want not_found", err, fault.CodeOf(err))
+	}
+	if _, err := dir.FindUser(context.Background(), "twin@x.example"); fault.CodeOf(err) != fault.Conflict {
+		t.Errorf("FindUser(twin) = %v (%s), want conflict", err, fault.CodeOf(err))
+	}
+	var ids []string
+	for u, err := range dir.Members(context.Background(), h.Groups["contractor-access"]) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	if len(ids) != 1 || ids[0] != ana.ID {
+		t.Errorf("Members(contractor-access) = %v, want [%s]", ids, ana.ID)
+	}
+	var refused error
+	for _, err := range dir.Members(context.Background(), other.ID) {
+		refused = err
+	}
+	if refused == nil || !strings.Contains(refused.Error(), "not in the allow-list") {
+		t.Errorf("Members(finance) = %v, want it refused: not allow-listed", refused)
 	}
 }
 

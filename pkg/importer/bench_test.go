@@ -35,8 +35,8 @@ func BenchmarkReadAndBuild(b *testing.B) {
 }
 
 // Queueing a checked list as stint serve keeps it: the handled events
-// read, the marks kept and the events queued in one SQLite file, a
-// transaction each.
+// read, the marks kept (a transaction each) and the events queued (one
+// transaction) in one SQLite file.
 func BenchmarkEnqueueEmbedded(b *testing.B) {
 	const rows = 1_000
 	items, _ := build(b, list(rows), options())
