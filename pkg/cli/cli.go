@@ -224,7 +224,7 @@ GET /readyz and GET /metrics (Prometheus) on --addr.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address the webhook (and /healthz, /readyz, /metrics) listens on")
 	cmd.Flags().StringVar(&only, "only", "", "run one role: webhook, worker or sweep (default all); e.g. as separate Azure Container Apps on a Service Bus queue (STINT_QUEUE_URL)")
 	cmd.Flags().DurationVar(&tick, "tick", time.Minute, fmt.Sprintf("the safety tick's period (%s to %s): serve also ticks at each due start or end, to the second; with several replicas on one ledger, one of them runs each tick", minTick, maxTick))
-	cmd.Flags().IntVar(&workers, "workers", 4, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
+	cmd.Flags().IntVar(&workers, "workers", host.DefaultWorkers, fmt.Sprintf("messages handled at once (1 to %d)", maxWorkers))
 	cmd.Flags().DurationVar(&lease, "lease", time.Minute, fmt.Sprintf("how long a message in hand is hidden from other workers (%s to %s); after a crash it comes back when its lease ends. Keep it longer than a message's handling, which can take tens of seconds when Graph throttles. On Service Bus the queue's lock hides the message, and the lease bounds its handling: a crashed worker's contractor is taken over within it", minLease, maxLease))
 	return cmd
 }

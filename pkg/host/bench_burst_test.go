@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +26,7 @@ import (
 // as for a tenant over 500 users; 3,000 writes per 150 s) — with the write
 // bucket empty at the start, as for an app that has just spent it, so
 // every write waits for the refill of 20 a second. The worker runs with
-// STINT_BURST_WORKERS consumers (default 16).
+// STINT_BURST_WORKERS consumers (default: stint serve's, DefaultWorkers).
 //
 // It reports, counted at the sandbox (what Graph charges the app):
 //
@@ -46,7 +45,7 @@ func BenchmarkBurst(b *testing.B) {
 		n = 200
 	}
 	n = envInt(b, "STINT_BURST", n)
-	workers := envInt(b, "STINT_BURST_WORKERS", 16)
+	workers := envInt(b, "STINT_BURST_WORKERS", host.DefaultWorkers)
 	for range b.N {
 		burst(b, n/2*2, workers)
 	}
@@ -129,16 +128,7 @@ func burst(b *testing.B, n, workers int) {
 		usage.Writes += u.Writes
 		usage.Throttled += u.Throttled
 	}
-	invites, memberships := 0, 0
-	for _, r := range h.Sandbox.GraphRequests() {
-		switch {
-		case r.Status == http.StatusTooManyRequests || r.Method == http.MethodGet:
-		case r.Path == "/v1.0/invitations":
-			invites++
-		case strings.HasSuffix(r.Path, "/members/$ref") || r.Method == http.MethodPatch && strings.HasPrefix(r.Path, "/v1.0/groups/"):
-			memberships++
-		}
-	}
+	invites, memberships := graphWrites(h.Sandbox)
 	if members := len(h.Sandbox.Members(h.Groups["contractor-access"])); members != n {
 		b.Errorf("%d members in contractor-access, want %d", members, n)
 	}

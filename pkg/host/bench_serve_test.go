@@ -23,7 +23,7 @@ const serveBurst = 2000
 // BenchmarkServeBurst posts 2,000 new-contractor events at once (32
 // senders) to stint serve on the embedded default — the sandbox tenant
 // persisted in the data directory, no Graph latency, the SQLite ledger and
-// the embedded queue, the default 4 workers — and reports how fast they
+// the embedded queue, the default workers — and reports how fast they
 // are accepted (first post to last 202) and applied (first post to the
 // last message settled, each after its 3 Graph calls). Each round adds
 // 2,000 more contractors to the same tenant.

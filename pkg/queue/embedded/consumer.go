@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/stintdev/stint/pkg/engagement"
@@ -16,6 +17,8 @@ import (
 type Consumer struct {
 	Queue  *Queue
 	Handle func(context.Context, engagement.Message) engagement.Verdict
+	// Workers is how many messages are handled at once (default 1).
+	Workers int
 	// Handling bounds the work on one message; keep it well inside the
 	// lease (Options.Visibility), so that no second worker takes a message
 	// still in hand.
@@ -30,24 +33,55 @@ type Consumer struct {
 	DeadLettered func(code fault.Code)
 }
 
-// Run takes messages until ctx ends, and waits for the queue to change
-// when there are none (no polling). A message in hand is finished with a
-// context of its own, so shutdown never cuts one halfway.
+// Run takes messages until ctx ends, up to Workers (at least one) in hand
+// at once. One receiver asks the queue for as many messages as there are
+// idle workers, and waits for the queue to change when there are none (no
+// polling): a change wakes that one receiver, not every idle worker, so
+// idle workers cost the database nothing. A message in hand is finished
+// with a context of its own, so shutdown never cuts one halfway; Run
+// returns once every one is settled.
 func (c *Consumer) Run(ctx context.Context) {
 	q := c.Queue
+	idle := make(chan struct{}, max(c.Workers, 1))
+	for range cap(idle) {
+		idle <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return
+		}
+		free := 1
+		for more := true; more; {
+			select {
+			case <-idle:
+				free++
+			default:
+				more = false
+			}
+		}
 		changed := q.Changed()
-		msgs, err := q.Receive(ctx, 1)
+		msgs, err := q.Receive(ctx, free)
 		if err != nil && ctx.Err() == nil {
 			c.Log.Error("embedded queue: receive failed", "error", err.Error())
 		}
-		if len(msgs) == 0 {
-			q.Wait(ctx, changed)
-			continue
+		for range free - len(msgs) {
+			idle <- struct{}{}
 		}
-		mctx, cancel := context.WithTimeout(context.Background(), c.Handling)
-		c.settle(mctx, msgs[0])
-		cancel()
+		for _, m := range msgs {
+			wg.Go(func() {
+				defer func() { idle <- struct{}{} }()
+				mctx, cancel := context.WithTimeout(context.Background(), c.Handling)
+				defer cancel()
+				c.settle(mctx, m)
+			})
+		}
+		if len(msgs) < free { // nothing more is visible until the queue changes
+			q.Wait(ctx, changed)
+		}
 	}
 }
 

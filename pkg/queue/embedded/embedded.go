@@ -30,6 +30,11 @@
 // that a replica's workers learn of another's changes at once; while that
 // connection is down (it is opened again every second) they see them
 // within MaxWait, as on SQLite.
+//
+// A Consumer's workers share one receiver, which takes as many messages
+// in one Receive as there are idle workers: a change wakes that receiver
+// alone, so the number of workers costs the database nothing while they
+// are idle, and a burst is leased in a few transactions.
 package embedded
 
 import (
