@@ -211,26 +211,27 @@ func (g *globals) enqueueImport(ctx context.Context, run func(importer.Ledger, e
 // Graph, or the data directory's sandbox tenant, which only the process
 // owning the directory serves: this one, or a running stint serve.
 func (g *globals) previewImport(ctx context.Context, run func(*importer.Planner, importer.Ledger) error) error {
-	planner := func(dir importer.Directory, l engagement.Ledger, groups map[string]string) *importer.Planner {
-		return &importer.Planner{Directory: dir, Ledger: l, Groups: groups, DefaultAccess: g.cfg.DefaultAccess, Now: time.Now()}
-	}
-	if !g.onSandbox() {
-		if err := host.TenantConfigured(g.cfg); err != nil {
-			return err
-		}
+	// plan runs with dir and the ledger this command opens.
+	plan := func(dir importer.Directory, groups map[string]string) error {
 		l, _, err := g.ledger(ctx)
 		if err != nil {
 			return err
 		}
 		defer l.Close()
+		return run(g.planner(dir, l, groups), l)
+	}
+	if !g.onSandbox() {
+		if err := host.TenantConfigured(g.cfg); err != nil {
+			return err
+		}
 		dir, err := wire.Directory(g.cfg, nil, 0)
 		if err != nil {
 			return err
 		}
-		return run(planner(dir, l, g.cfg.Groups), l)
+		return plan(dir, g.cfg.Groups)
 	}
 	return g.withTenant(ctx, func(h *host.Host) error {
-		return run(planner(h.Events.Directory, h.Ledger, h.Groups), h.Ledger)
+		return run(g.planner(h.Events.Directory, h.Ledger, h.Groups), h.Ledger)
 	}, func() error {
 		// A running stint serve owns the sandbox tenant: it is read through
 		// serve's control channel, the ledger beside it.
@@ -238,13 +239,12 @@ func (g *globals) previewImport(ctx context.Context, run func(*importer.Planner,
 		if err != nil {
 			return err
 		}
-		l, _, err := g.ledger(ctx)
-		if err != nil {
-			return err
-		}
-		defer l.Close()
-		return run(planner(host.RemoteDirectory{Data: g.data}, l, groups), l)
+		return plan(host.RemoteDirectory{Data: g.data}, groups)
 	})
+}
+
+func (g *globals) planner(dir importer.Directory, l engagement.Ledger, groups map[string]string) *importer.Planner {
+	return &importer.Planner{Directory: dir, Ledger: l, Groups: groups, DefaultAccess: g.cfg.DefaultAccess, Now: time.Now()}
 }
 
 // printImport prints the result, then returns err (the bad rows, a failed

@@ -92,17 +92,12 @@ func TestSweepThroughTheRunningServe(t *testing.T) {
 // no other group.
 func TestTheTenantIsReadThroughTheRunningServe(t *testing.T) {
 	data := t.TempDir()
-	h := open(t, data, nil)
-	defer h.Close()
+	h, _ := serve(t, host.Options{Data: data})
 	ana := h.Sandbox.AddUser(sandbox.User{Mail: "ana@x.example", UserType: "Guest", AccountEnabled: true})
 	h.Sandbox.AddMember(h.Groups["contractor-access"], ana.ID)
 	h.Sandbox.AddUser(sandbox.User{Mail: "twin@x.example", AccountEnabled: true})
 	h.Sandbox.AddUser(sandbox.User{Mail: "twin@x.example", AccountEnabled: true})
 	other := h.Sandbox.AddGroup(sandbox.Group{DisplayName: "finance", SecurityEnabled: true})
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { stop(); <-done }()
 	dir := host.RemoteDirectory{Data: data}
 	var u engagement.User
 	var err error
