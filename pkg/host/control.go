@@ -233,6 +233,10 @@ func (d RemoteDirectory) Members(ctx context.Context, groupID string) iter.Seq2[
 	}
 }
 
+// controlClient keeps its connections to the control channel for reuse:
+// a dry run of stint import makes a lookup a row, several at once.
+var controlClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}
+
 // control calls the control channel of the stint serve that owns data.
 func control(ctx context.Context, data, method, path string, in, out any) error {
 	var info controlInfo
@@ -253,7 +257,7 @@ func control(ctx context.Context, data, method, path string, in, out any) error 
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+info.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := controlClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach the stint serve that holds %s (pid %d): %w", data, info.PID, err)
 	}
