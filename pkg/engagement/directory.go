@@ -33,9 +33,9 @@ type Directory interface {
 	// RemoveMember removes a user from a group (the membership, never the
 	// user).
 	RemoveMember(ctx context.Context, groupID, userID string) error
-	// AddMembers and RemoveMembers do the same for many users, in as few
-	// requests as the service allows; failures are per user (*BulkError).
-	AddMembers(ctx context.Context, groupID string, userIDs []string) error
+	// RemoveMembers does the same for many users, in as few requests as
+	// the service allows; failures are per user (*BulkError). (Additions
+	// of many contractors are gathered by the adapter from AddMember.)
 	RemoveMembers(ctx context.Context, groupID string, userIDs []string) error
 	// SetAccountEnabled blocks (false) or unblocks (true) sign-in.
 	SetAccountEnabled(ctx context.Context, userID string, enabled bool) error

@@ -31,9 +31,6 @@ func (f *fakeDirectory) AddMember(context.Context, string, string) error {
 func (f *fakeDirectory) RemoveMember(context.Context, string, string) error {
 	panic("unexpected RemoveMember")
 }
-func (f *fakeDirectory) AddMembers(context.Context, string, []string) error {
-	panic("unexpected AddMembers")
-}
 func (f *fakeDirectory) RemoveMembers(context.Context, string, []string) error {
 	panic("unexpected RemoveMembers")
 }

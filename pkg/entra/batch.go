@@ -39,20 +39,6 @@ type batchResponse struct {
 	Body    json.RawMessage   `json:"body"`
 }
 
-// AddMembers adds users to a group with $batch, 20 a request; already a
-// member is success.
-func (c *Client) AddMembers(ctx context.Context, groupID string, userIDs []string) error {
-	return c.bulk(ctx, "add members to group "+groupID, userIDs, func(uid string) batchRequest {
-		return batchRequest{Method: http.MethodPost, URL: "/groups/" + groupID + "/members/$ref",
-			Headers: map[string]string{"Content-Type": "application/json"},
-			Body:    map[string]string{"@odata.id": c.endpoint + "/v1.0/directoryObjects/" + uid}}
-	}, func(r batchResponse) bool {
-		g := graphError{status: r.Status}
-		g.code, g.message = itemError(r.Body)
-		return alreadyMember(g)
-	})
-}
-
 // RemoveMembers removes users from a group with $batch, 20 a request; not a
 // member is success.
 func (c *Client) RemoveMembers(ctx context.Context, groupID string, userIDs []string) error {

@@ -72,10 +72,9 @@
 //     claim on the contractor and nothing of its may reach Entra after.
 //     Removals gather the same way into one $batch: one request on the
 //     wire, though Graph still charges a write per removal (a $batch's
-//     items are throttled one by one). RemoveAndRead and AddMembers are
-//     left as they are: an end's removals and read share one $batch per
-//     contractor already, and merging contractors' would save envelopes,
-//     not writes.
+//     items are throttled one by one). RemoveAndRead is left as it is: an
+//     end's removals and read share one $batch per contractor already,
+//     and merging contractors' would save envelopes, not writes.
 //   - Writes are paced at the limit (writePace). After a 429 whose
 //     x-ms-throttle-scope names the write limit, the client sends its
 //     writes one every 50 ms — the refill rate, a $batch when its items'

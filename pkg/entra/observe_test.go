@@ -95,12 +95,15 @@ func TestEveryAttemptIsObserved(t *testing.T) {
 	}
 
 	g, u := group(t, "observed"), guest(t, "obs2@partner.example")
-	tenant.Inject(sandbox.Fault{Method: "POST", Path: "/groups/" + g.ID + "/members", Status: 429, RetryAfter: "0.01", Times: 1, InBatch: true})
-	n = obs.len()
-	if err := c.AddMembers(ctx, g.ID, []string{u.ID}); err != nil {
+	if err := tenant.AddMember(g.ID, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"POST /$batch 200", "item POST /groups/{id}/members/$ref 429", "POST /$batch 200", "item POST /groups/{id}/members/$ref 204"}
+	tenant.Inject(sandbox.Fault{Method: "DELETE", Path: "/groups/" + g.ID + "/members", Status: 429, RetryAfter: "0.01", Times: 1, InBatch: true})
+	n = obs.len()
+	if err := c.RemoveMembers(ctx, g.ID, []string{u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"POST /$batch 200", "item DELETE /groups/{id}/members/{id}/$ref 429", "POST /$batch 200", "item DELETE /groups/{id}/members/{id}/$ref 204"}
 	if got := obs.lines(n); !slices.Equal(got, want) {
 		t.Errorf("observed %q, want %q", got, want)
 	}
