@@ -107,7 +107,9 @@
 //
 //   - its drains are four workers, each taking the next visible message,
 //     handling it, and acknowledging or rescheduling it, as the host's
-//     workers do; the queue keeps one contractor's messages in order, so
+//     workers do (the host's one receiver leases a message for each idle
+//     worker in one Receive: the same as those workers each taking one in
+//     turn); the queue keeps one contractor's messages in order, so
 //     workers handle different contractors;
 //   - each tick (two hours hold about four) runs with its normal
 //     parallelism, eight contractors at a time; ticks overlap, and the
