@@ -2,8 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"github.com/stintdev/stint/pkg/engagement"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stintdev/stint/pkg/cli"
+	"github.com/stintdev/stint/pkg/config"
+	"github.com/stintdev/stint/pkg/engagement"
 	"github.com/stintdev/stint/pkg/entra"
 	"github.com/stintdev/stint/pkg/host"
 	"github.com/stintdev/stint/pkg/sandbox"
@@ -176,4 +178,42 @@ func TestCheckNamesAMissingPermission(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// The control channel of a stint serve on a real tenant offers no user
+// lookups: those are for the sandbox tenant serve owns, and against Entra
+// the operator's commands read it with their own credentials.
+func TestServeOnATenantLooksNobodyUp(t *testing.T) {
+	sb, err := checkTenant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	sb.tenant.WriteCA(ca)
+	sb.tenant.SetPermissions("11111111-2222-3333-4444-555555555555", entra.Core()...)
+	sb.tenant.AddUser(sandbox.User{Mail: "ana@partner.example", UserType: "Guest", AccountEnabled: true})
+	for k, v := range map[string]string{
+		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": sb.url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
+		"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_SECRET": "s3cret-value",
+		"STINT_GRAPH_ENDPOINT": sb.url, "STINT_GROUPS": "contractor-access=" + sb.groupID,
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load(config.Stint, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	h, err := host.Open(context.Background(), host.Options{Config: cfg, Data: data, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving(t, h, data)
+	if _, err := host.RemoteCheck(context.Background(), data); err != nil {
+		t.Fatalf("the control channel does not answer: %v", err)
+	}
+	_, err = host.RemoteDirectory{Data: data}.FindUser(context.Background(), "ana@partner.example")
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("FindUser through serve on a tenant = %v, want no such endpoint (404)", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,18 +288,20 @@ func TestImportDryRun(t *testing.T) {
 	}
 }
 
-// serving runs a host as stint serve does, until stop, which also closes
-// it; it returns once serve's control channel is open.
+// serving runs a host as stint serve does, until stop (or the test's
+// end), which also closes it; it returns once serve's control channel is
+// open.
 func serving(tb testing.TB, h *host.Host, data string) (stop func()) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
-	stop = func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
 		h.Close()
-	}
+	})
+	tb.Cleanup(stop)
 	for range 250 {
 		if _, err := os.Stat(filepath.Join(data, "control.json")); err == nil {
 			return stop

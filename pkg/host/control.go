@@ -62,8 +62,10 @@ func (h *Host) serveControl() (stop func(), err error) {
 	mux.HandleFunc("GET /accounts", h.controlAccounts)
 	mux.HandleFunc("GET /check", h.controlCheck)
 	mux.HandleFunc("POST /policy", h.controlPolicy)
-	mux.HandleFunc("GET /user", h.controlUser)
-	mux.HandleFunc("GET /members", h.controlMembers)
+	if h.Sandbox != nil { // a real tenant is read directly, with the operator's own credentials
+		mux.HandleFunc("GET /user", h.controlUser)
+		mux.HandleFunc("GET /members", h.controlMembers)
+	}
 	srv := &http.Server{Handler: authorized(info.Token, mux), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	return func() {
@@ -149,9 +151,11 @@ func RemoteAccounts(ctx context.Context, data string) (map[string]Account, error
 	return answer.Accounts, nil
 }
 
-// The lookups a dry run of stint import makes read the tenant the running
-// serve owns: a user by email, and the members of an allow-listed group
-// (no other group: stint reads only the groups it may touch).
+// The lookups a dry run of stint import makes read the sandbox tenant the
+// running serve owns: a user by email, and the members of an allow-listed
+// group (no other group: stint reads only the groups it may touch). A
+// serve on a real tenant does not offer them: the dry run reads Entra
+// itself, and serve's credentials answer nobody's lookups but its own.
 
 // userAnswer is one lookup: the user, or why there is none, with its
 // fault code (NotFound and Conflict are answers, not failures).

@@ -71,7 +71,7 @@ func TestSweepThroughTheRunningServe(t *testing.T) {
 	defer func() { stop(); <-done }()
 	var sum sweep.Summary
 	var err error
-	for range 100 { // the control channel opens as Run starts
+	for range 250 { // the control channel opens as Run starts
 		if sum, err = host.Sweep(context.Background(), data, sweep.Input{Mode: "reconcile", DryRun: true}); err == nil {
 			break
 		}
@@ -101,7 +101,7 @@ func TestTheTenantIsReadThroughTheRunningServe(t *testing.T) {
 	dir := host.RemoteDirectory{Data: data}
 	var u engagement.User
 	var err error
-	for range 100 { // the control channel opens as Run starts
+	for range 250 { // the control channel opens as Run starts
 		if u, err = dir.FindUser(context.Background(), "ana@x.example"); err == nil {
 			break
 		}

@@ -37,7 +37,8 @@ type Consumer struct {
 // at once. One receiver asks the queue for as many messages as there are
 // idle workers, and waits for the queue to change when there are none (no
 // polling): a change wakes that one receiver, not every idle worker, so
-// idle workers cost the database nothing. A message in hand is finished
+// the number of workers adds nothing to what waiting costs the database.
+// A message in hand is finished
 // with a context of its own, so shutdown never cuts one halfway; Run
 // returns once every one is settled.
 func (c *Consumer) Run(ctx context.Context) {
@@ -65,11 +66,21 @@ func (c *Consumer) Run(ctx context.Context) {
 		}
 		changed := q.Changed()
 		msgs, err := q.Receive(ctx, free)
-		if err != nil && ctx.Err() == nil {
-			c.Log.Error("embedded queue: receive failed", "error", err.Error())
-		}
 		for range free - len(msgs) {
 			idle <- struct{}{}
+		}
+		if err != nil {
+			// The database refuses the lease (full, read-only, failing
+			// over) while the messages stay visible: try again in a while,
+			// not at once.
+			if ctx.Err() == nil {
+				c.Log.Error("embedded queue: receive failed; trying again in a second", "error", err.Error())
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(receiveRetry):
+			}
+			continue
 		}
 		for _, m := range msgs {
 			wg.Go(func() {
@@ -84,6 +95,9 @@ func (c *Consumer) Run(ctx context.Context) {
 		}
 	}
 }
+
+// receiveRetry is how long the receiver waits after a failed Receive.
+const receiveRetry = time.Second
 
 func (c *Consumer) settle(ctx context.Context, m Message) {
 	v := c.Handle(ctx, m.Message)

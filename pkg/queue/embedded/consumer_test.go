@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,5 +77,37 @@ func TestAConsumerHandlesWorkersAtOnce(t *testing.T) {
 	slices.Sort(handled)
 	if n, err := q.Len(context.Background()); !slices.Equal(handled, []string{"a1", "b1", "c1"}) || n != 2 || err != nil {
 		t.Errorf("after Run: handled %v, %d left (%v); want a1, b1, c1 settled and a2, d1 queued", handled, n, err)
+	}
+}
+
+// A receiver whose lease the database refuses, while the message stays
+// visible, tries again a second later rather than at once: it neither
+// spins nor floods the log.
+func TestARefusedReceiveIsRetriedInASecond(t *testing.T) {
+	b := sqliteBackend()
+	db, _ := b.open(t, b.fresh(t))
+	q, err := embedded.Open(context.Background(), db, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Enqueue(context.Background(), msg("a1", "a")); err != nil {
+		t.Fatal(err)
+	}
+	// Reads work, the lease's UPDATE fails: as on a full disk.
+	if _, err := db.Exec(`CREATE TRIGGER refuse_lease BEFORE UPDATE ON queue BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	c := &embedded.Consumer{Queue: q, Workers: 4, Handling: time.Second, Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Handle: func(context.Context, engagement.Message) engagement.Verdict {
+			t.Error("a message was handled though its lease was refused")
+			return engagement.Verdict{Outcome: engagement.Done}
+		}}
+	ctx, stop := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer stop()
+	c.Run(ctx)
+	if n := strings.Count(logs.String(), "receive failed"); n < 1 || n > 2 {
+		t.Errorf("%d failed receives logged in half a second, want 1 (then a second's wait):\n%s", n, logs.String())
 	}
 }

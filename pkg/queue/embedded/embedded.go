@@ -33,8 +33,8 @@
 //
 // A Consumer's workers share one receiver, which takes as many messages
 // in one Receive as there are idle workers: a change wakes that receiver
-// alone, so the number of workers costs the database nothing while they
-// are idle, and a burst is leased in a few transactions.
+// alone, so the number of workers adds nothing to what waiting costs the
+// database (a Receive, then Wait's one query, per change).
 package embedded
 
 import (

@@ -148,11 +148,9 @@ func shareTheWork(t *testing.T, b backend) {
 	logs := &lockedBuffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	var running sync.WaitGroup
-	for _, q := range qs {
-		for range workers {
-			c := &embedded.Consumer{Queue: q, Handle: r.handle, Handling: 10 * time.Second, Log: slog.New(slog.NewTextHandler(logs, nil))}
-			running.Go(func() { c.Run(ctx) })
-		}
+	for _, q := range qs { // a consumer per replica, as stint serve runs it
+		c := &embedded.Consumer{Queue: q, Handle: r.handle, Workers: workers, Handling: 10 * time.Second, Log: slog.New(slog.NewTextHandler(logs, nil))}
+		running.Go(func() { c.Run(ctx) })
 	}
 	defer func() { stop(); running.Wait() }()
 
