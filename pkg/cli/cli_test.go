@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,23 +134,33 @@ type checkSandbox struct {
 	groupID string
 }
 
-func TestCheckNamesAMissingPermission(t *testing.T) {
+// onCheckTenant configures the stint command for checkTenant — its CA
+// trusted, its app's secret, its group as contractor-access — with extra
+// settings on top, and returns it.
+func onCheckTenant(t *testing.T, extra map[string]string) *checkSandbox {
+	t.Helper()
 	sb, err := checkTenant()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenant, url := sb.tenant, sb.url
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	tenant.WriteCA(ca)
-	perms := slices.DeleteFunc(slices.Clone(entra.Core()), func(p string) bool { return p == "User.EnableDisableAccount.All" })
-	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", perms...)
-	for k, v := range map[string]string{
-		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
+	sb.tenant.WriteCA(ca)
+	env := map[string]string{
+		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": sb.url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
 		"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_SECRET": "s3cret-value",
-		"STINT_GRAPH_ENDPOINT": url, "STINT_GROUPS": "contractor-access=" + sb.groupID,
-	} {
+		"STINT_GRAPH_ENDPOINT": sb.url, "STINT_GROUPS": "contractor-access=" + sb.groupID,
+	}
+	maps.Copy(env, extra)
+	for k, v := range env {
 		t.Setenv(k, v)
 	}
+	return sb
+}
+
+func TestCheckNamesAMissingPermission(t *testing.T) {
+	tenant := onCheckTenant(t, nil).tenant
+	perms := slices.DeleteFunc(slices.Clone(entra.Core()), func(p string) bool { return p == "User.EnableDisableAccount.All" })
+	tenant.SetPermissions("11111111-2222-3333-4444-555555555555", perms...)
 	code, out, errOut := run(t, "check")
 	if code == 0 {
 		t.Fatalf("check passed with a permission missing:\n%s", out)
@@ -184,21 +195,9 @@ func mustJSON(v any) string {
 // lookups: those are for the sandbox tenant serve owns, and against Entra
 // the operator's commands read it with their own credentials.
 func TestServeOnATenantLooksNobodyUp(t *testing.T) {
-	sb, err := checkTenant()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	sb.tenant.WriteCA(ca)
+	sb := onCheckTenant(t, nil)
 	sb.tenant.SetPermissions("11111111-2222-3333-4444-555555555555", entra.Core()...)
 	sb.tenant.AddUser(sandbox.User{Mail: "ana@partner.example", UserType: "Guest", AccountEnabled: true})
-	for k, v := range map[string]string{
-		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": sb.url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
-		"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_SECRET": "s3cret-value",
-		"STINT_GRAPH_ENDPOINT": sb.url, "STINT_GROUPS": "contractor-access=" + sb.groupID,
-	} {
-		t.Setenv(k, v)
-	}
 	cfg, err := config.Load(config.Stint, os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)

@@ -283,21 +283,8 @@ func TestPolicyConflictStopsTheApply(t *testing.T) {
 // permissions, plan fails naming Policy.Read.All; with it, check names a
 // group no enabled MFA policy covers; a report-only one is a warning.
 func TestPolicyPermissionsAndCoverage(t *testing.T) {
-	sb, err := checkTenant()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	sb.tenant.WriteCA(ca)
-	store := "sqlite://" + filepath.Join(t.TempDir(), "stint.db")
-	for k, v := range map[string]string{
-		"SSL_CERT_FILE": ca, "AZURE_AUTHORITY_HOST": sb.url, "AZURE_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0de",
-		"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_SECRET": "s3cret-value",
-		"STINT_GRAPH_ENDPOINT": sb.url, "STINT_GROUPS": "contractor-access=" + sb.groupID, "STINT_STORE": store,
-		"STINT_BREAK_GLASS": "user:" + host.SandboxBreakGlass, "STINT_ALLOWED_APPS": host.SandboxAllowedApp,
-	} {
-		t.Setenv(k, v)
-	}
+	sb := onCheckTenant(t, map[string]string{"STINT_STORE": "sqlite://" + filepath.Join(t.TempDir(), "stint.db"),
+		"STINT_BREAK_GLASS": "user:" + host.SandboxBreakGlass, "STINT_ALLOWED_APPS": host.SandboxAllowedApp})
 	const client = "11111111-2222-3333-4444-555555555555"
 	defer sb.tenant.SetPermissions(client, entra.Core()...)
 	sb.tenant.SetPermissions(client, entra.Core()...)
