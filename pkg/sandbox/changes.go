@@ -21,9 +21,7 @@ import (
 // policy or an app whole — each small), or the change itself for what
 // grows with the tenant (a membership added or removed, an invitation
 // appended). Replaying the entries in order on the snapshot rebuilds the
-// directory exactly, in Save's order. Groups are the exception: there are
-// few, their properties are a flat value, and a flush compares each with
-// the copy it last wrote, so that no route changing a group has to note it.
+// directory exactly, in Save's order.
 //
 // A record is one line: the CRC-32C of the JSON that follows, in hex, a
 // space, then a JSON array of entries. A line is written with one write,
@@ -58,8 +56,6 @@ type changeLog struct {
 	// entries (the directory was replaced by Load, persistence just
 	// started, or a write failed): the next flush writes a snapshot.
 	full bool
-	// groups are the group properties as last written, by lower-case id.
-	groups map[string]Group
 }
 
 // noting reports whether changes are to be noted: the directory is
@@ -103,30 +99,17 @@ func (d *directory) noteApp(a *App) {
 	d.note(entry{App: &as})
 }
 
-// take returns the entries to write for the changes since the last flush
-// and forgets them: changed groups first (a membership entry may name a
-// new group), then the entries in the order noted.
-func (c *changeLog) take(d *directory) []entry {
-	var out []entry
-	for _, g := range d.groups {
-		key := strings.ToLower(g.ID)
-		if last, ok := c.groups[key]; !ok || last != g.Group {
-			c.groups[key] = g.Group
-			out = append(out, entry{Group: &g.Group})
-		}
-	}
-	out = append(out, c.pending...)
+// take returns the entries noted since the last flush, in the order
+// noted, and forgets them.
+func (c *changeLog) take() []entry {
+	out := c.pending
 	c.pending = nil
 	return out
 }
 
-// restart forgets the pending changes once d is written whole.
-func (c *changeLog) restart(d *directory) {
+// restart forgets the pending changes once the directory is written whole.
+func (c *changeLog) restart() {
 	c.pending, c.full = nil, false
-	c.groups = make(map[string]Group, len(d.groups))
-	for _, g := range d.groups {
-		c.groups[strings.ToLower(g.ID)] = g.Group
-	}
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -269,9 +252,10 @@ func (d *directory) putGroup(g Group) {
 	key := strings.ToLower(g.ID)
 	if old, ok := d.groupByID[key]; ok {
 		old.Group = g
-		return
+	} else {
+		rec := &groupRec{Group: g, isIn: map[string]uint64{}}
+		d.groups = append(d.groups, rec)
+		d.groupByID[key] = rec
 	}
-	rec := &groupRec{Group: g, isIn: map[string]uint64{}}
-	d.groups = append(d.groups, rec)
-	d.groupByID[key] = rec
+	d.note(entry{Group: &g})
 }

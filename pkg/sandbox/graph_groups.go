@@ -288,7 +288,9 @@ func (t *Tenant) patchGroup(c *gcall, gid string) *gresp {
 		t.dir.addMember(g, id)
 	}
 	if name != nil {
-		g.DisplayName = *name
+		renamed := g.Group
+		renamed.DisplayName = *name
+		t.dir.putGroup(renamed)
 	}
 	return c.noContent()
 }

@@ -181,11 +181,11 @@ func (t *Tenant) flush(s *store) error {
 	var err error
 	if c.full || s.journal == nil || s.size > max(s.minCompact, compactFactor*s.snapshotSize) {
 		snap := t.dir.snapshot()
-		c.restart(&t.dir)
+		c.restart()
 		t.mu.Unlock()
 		err = s.compact(snap)
 	} else {
-		entries := c.take(&t.dir)
+		entries := c.take()
 		t.mu.Unlock()
 		err = s.append(entries)
 	}
