@@ -373,6 +373,62 @@ func TestConcurrentRemovalsBecomeOneBatch(t *testing.T) {
 	wantMembers(t, f.ten, g.ID)
 }
 
+// A gathered request that Graph refuses as a whole for a reason that is
+// not about its members — unavailable, its wait longer than the callers
+// have — is every caller's answer: nobody's change is then made alone, so
+// a failing Graph gets one request, not one per member.
+func TestAGatheredRequestFailingWholeIsEveryonesAnswer(t *testing.T) {
+	f := newFixture(t)
+	g := f.group(t)
+	within := func(change func(context.Context, string) error) func(context.Context, string) error {
+		return func(ctx context.Context, uid string) error {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second) // shorter than the Retry-After: no retry
+			defer cancel()
+			return change(ctx, uid)
+		}
+	}
+	check := func(t *testing.T, errs []error, want ...string) {
+		t.Helper()
+		if errs[0] != nil {
+			t.Errorf("the first caller's own request = %v, want success", errs[0])
+		}
+		for i, err := range errs[1:] {
+			if !fault.Is(err, fault.Transient) {
+				t.Errorf("gathered caller %d = %v, want the request's transient failure", i+1, err)
+			}
+		}
+		wantCalls(t, f.calls(), want...)
+	}
+
+	t.Run("adds", func(t *testing.T) {
+		u := f.users(t, 4)
+		f.ten.Inject(sandbox.Fault{Method: http.MethodPatch, Path: "/groups/" + g.ID, Status: http.StatusServiceUnavailable, RetryAfter: "60", Times: 1})
+		defer f.ten.ClearFaults()
+		f.ten.ResetJournal()
+		add := within(func(ctx context.Context, uid string) error { return f.c.AddMember(ctx, g.ID, uid) })
+		check(t, f.burst(t, http.MethodPost, "/members/$ref", add, u[0], u[1:]...),
+			"POST /v1.0/groups/"+g.ID+"/members/$ref 204",
+			"PATCH /v1.0/groups/"+g.ID+" 503")
+		wantMembers(t, f.ten, g.ID, u[0])
+	})
+
+	t.Run("removals", func(t *testing.T) {
+		u := f.users(t, 4)
+		for _, uid := range u {
+			if err := f.ten.AddMember(g.ID, uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.ten.Inject(sandbox.Fault{Method: http.MethodPost, Path: "/$batch", Status: http.StatusServiceUnavailable, RetryAfter: "60", Times: 1})
+		defer f.ten.ClearFaults()
+		f.ten.ResetJournal()
+		remove := within(func(ctx context.Context, uid string) error { return f.c.RemoveMember(ctx, g.ID, uid) })
+		check(t, f.burst(t, http.MethodDelete, "/$ref", remove, u[0], u[1:]...),
+			"DELETE /v1.0/groups/"+g.ID+"/members/"+u[0]+"/$ref 204",
+			"POST /v1.0/$batch 503")
+	})
+}
+
 func errorsOf(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {

@@ -66,7 +66,11 @@
 //     Graph refuses such a PATCH whole when one member is in already or
 //     does not exist, without saying which: then each member is added
 //     alone, and gets its own answer (already a member is success, a
-//     deleted account not found). A gathered request never outlives one
+//     deleted account not found); a failure that is not about the
+//     members (throttling or an outage once the retries are spent, a
+//     permission missing) is every caller's answer instead, rather than a
+//     request per member to a Graph that is already refusing. A gathered
+//     request never outlives one
 //     of its callers: its deadline is the earliest of theirs and a
 //     cancelled caller cancels it, since a settle's context ends with its
 //     claim on the contractor and nothing of its may reach Entra after.

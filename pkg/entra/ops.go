@@ -182,9 +182,10 @@ func (c *Client) addMember(ctx context.Context, groupID, userID string) error {
 // (https://learn.microsoft.com/graph/api/group-post-members, example 2).
 // Graph refuses the whole PATCH when one of them is a member already (400
 // "One or more added object references already exist…") or does not exist
-// (404), without saying which; so on any failure each is added alone
-// (errAlone), and gets an answer that is theirs — already a member is
-// success, an account gone is not found.
+// (404), without saying which; so then each is added alone (errAlone), and
+// gets an answer that is theirs — already a member is success, an account
+// gone is not found. A failure that is not about the members is every
+// caller's answer as it is (failedWhole).
 func (c *Client) bindMembers(ctx context.Context, groupID string, userIDs []string) []error {
 	refs := make([]string, len(userIDs))
 	for i, uid := range userIDs {
@@ -199,10 +200,13 @@ func (c *Client) bindMembers(ctx context.Context, groupID string, userIDs []stri
 		c.wrote(callCtx, op, last, slog.Any("members", userIDs))
 		return errs
 	}
-	c.log.InfoContext(ctx, "entra: a gathered add failed as a whole; each member is added alone", "op", op,
-		"error", classify(err, last, op, permMembership).Error())
+	cerr := classify(err, last, op, permMembership)
+	each := failedWhole(cerr)
+	if each == errAlone {
+		c.log.InfoContext(ctx, "entra: a gathered add failed as a whole; each member is added alone", "op", op, "error", cerr.Error())
+	}
 	for i := range errs {
-		errs[i] = errAlone
+		errs[i] = each
 	}
 	return errs
 }
@@ -219,10 +223,24 @@ func (c *Client) removeMembers(ctx context.Context, groupID string, userIDs []st
 		}
 	} else if err != nil {
 		for i := range errs {
-			errs[i] = errAlone
+			errs[i] = failedWhole(err)
 		}
 	}
 	return errs
+}
+
+// failedWhole is each caller's answer when a gathered request failed as a
+// whole: the failure itself when it is not about the users — Graph
+// throttling or unavailable once the retries are spent, a permission
+// missing — since making each change alone would send a throttled or
+// failing Graph a request per user instead of one, and every caller's
+// message is retried later; otherwise errAlone, each change made alone for
+// an answer of its own.
+func failedWhole(err error) error {
+	if code := fault.CodeOf(err); code == fault.Transient || code == fault.Unauthorized {
+		return err
+	}
+	return errAlone
 }
 
 // RemoveMember removes the membership; "not a member" is success.
